@@ -1,0 +1,1 @@
+"""Pure-python core: taxonomy, colour dictionary, result types, settings (stdlib + numpy only)."""
