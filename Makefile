@@ -1,0 +1,27 @@
+# fashionlens — the two entry points named in the README, each working on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint setup-serve setup-dev clean
+
+## demo: set up the serving environment (no torch) and run the main job on the demo photos
+demo: setup-serve
+	$(BIN)/fashionlens classify examples/photos --target-accuracy 0.95
+
+## test: set up everything (training extras included) and run lint + the whole test suite
+test: setup-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -q
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+setup-serve: $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check -e .
+
+setup-dev: $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[train,dev]'
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

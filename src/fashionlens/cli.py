@@ -1,0 +1,160 @@
+"""The `fashionlens` command line. Every command is a thin call into the library."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fashionlens.core.settings import get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Look at clothing photos the way a merchandiser or a stylist would.")
+train_app = typer.Typer(no_args_is_help=True, help="Train models on your own photos.")
+models_app = typer.Typer(no_args_is_help=True, help="Shipped model bundles.")
+app.add_typer(train_app, name="train")
+app.add_typer(models_app, name="models")
+err = Console(stderr=True)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+
+
+def expand_inputs(paths: list[str]) -> list[str]:
+    """Files as given; directories expanded to their image files (sorted, recursive)."""
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            out += [str(f) for f in sorted(path.rglob("*"))
+                    if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+                    and not f.name.startswith(".")]
+        else:
+            out.append(p)
+    return out
+
+
+def _classifier(variant: str | None):
+    from fashionlens.imaging import ImageLimits
+    from fashionlens.inference import GarmentClassifier
+
+    s = get_settings()
+    bundle = s.models_dir / "garment-classifier"
+    return GarmentClassifier(bundle, variant=variant or s.classifier_variant, threads=s.threads,
+                             limits=ImageLimits(s.max_image_bytes, s.max_image_pixels))
+
+
+@app.command()
+def classify(
+    paths: Annotated[list[str], typer.Argument(help="Photos or folders of photos.")],
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="How many labels to list.")] = 3,
+    target_accuracy: Annotated[float | None, typer.Option(
+        "--target-accuracy", min=0.0, max=1.0,
+        help="Hedge: answer the most specific taxonomy node that meets this accuracy.")] = None,
+    variant: Annotated[str | None, typer.Option(help="Model variant: fp32 or int8.")] = None,
+) -> None:
+    """Name the garment in each photo."""
+    sources = expand_inputs(paths)
+    if not sources:
+        err.print("[red]no photos found[/red]")
+        raise typer.Exit(2)
+    clf = _classifier(variant)
+    hedger = None
+    if target_accuracy is not None:
+        from fashionlens.hedging import hedger_from_bundle
+
+        hedger = hedger_from_bundle(clf.bundle)
+    failures = 0
+    table = Table("image", "label", "confidence", "top", *(["hedged"] if hedger else []))
+    for res in clf.classify(sources, top_k=top_k, with_probs=hedger is not None):
+        if hasattr(res, "error"):
+            failures += 1
+            if json_out:
+                print(json.dumps(res.to_json(), ensure_ascii=False), flush=True)
+            else:
+                table.add_row(res.image, "[red]error[/red]", "", res.error)
+            continue
+        if hedger is not None:
+            res.hedged = hedger.predict(res.probs[None, :], target_accuracy)[0].to_dict()
+        if json_out:
+            print(json.dumps(res.to_json(), ensure_ascii=False), flush=True)
+        else:
+            top = ", ".join(f"{s.label} {s.p:.2f}" for s in res.top)
+            extra = [res.hedged["label"]] if res.hedged else []
+            table.add_row(res.image, res.label, f"{res.confidence:.2f}", top, *extra)
+    if not json_out:
+        Console().print(table)
+    if failures:
+        err.print(f"{failures} of {len(sources)} photos could not be read")
+
+
+@train_app.command("classifier")
+def train_classifier_cmd(
+    data: Annotated[str, typer.Option(help="Class folders, a CSV manifest or the clothing set.")],
+    out: Annotated[str, typer.Option(help="Bundle directory to write.")],
+    recipe: Annotated[str, typer.Option(help="gpu (full) or cpu (lighter).")] = "auto",
+    epochs: Annotated[int | None, typer.Option()] = None,
+    image_size: Annotated[int | None, typer.Option()] = None,
+    batch_size: Annotated[int | None, typer.Option()] = None,
+    lr: Annotated[float | None, typer.Option()] = None,
+    freeze_stages: Annotated[int | None, typer.Option()] = None,
+    backbone: Annotated[str | None, typer.Option()] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+    group_split: Annotated[bool, typer.Option(help="Keep each sender on one side.")] = False,
+    workers: Annotated[int, typer.Option()] = 2,
+    max_train_batches: Annotated[int, typer.Option(help="Cap batches per epoch (smoke).")] = 0,
+    int8: Annotated[bool, typer.Option(help="Try an INT8 variant.")] = True,
+) -> None:
+    """Fine-tune the garment classifier from ImageNet weights and write a model bundle."""
+    from fashionlens.training.config import ClassifierTrainConfig
+    from fashionlens.training.pipeline import train_classifier
+
+    if recipe == "auto":
+        import torch
+
+        recipe = "gpu" if torch.cuda.is_available() else "cpu"
+    overrides = {k: v for k, v in dict(epochs=epochs, image_size=image_size,
+                                        batch_size=batch_size, lr=lr,
+                                        freeze_stages=freeze_stages, backbone=backbone).items()
+                 if v is not None}
+    overrides.update(seed=seed, group_split=group_split, workers=workers,
+                     max_train_batches=max_train_batches, int8=int8)
+    if recipe == "cpu":
+        cfg = ClassifierTrainConfig.cpu_recipe(data, out, **overrides)
+    else:
+        cfg = ClassifierTrainConfig(data=data, out=out, **overrides)
+    command = "fashionlens " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    metrics = train_classifier(cfg, command=command, log=err.print)
+    t = metrics["test"]
+    err.print(f"test top-1 {t['top1']:.4f}  macro-F1 {t['macro_f1']:.4f}  "
+              f"ECE {metrics['calibration']['test_ece_after']:.4f}  → {out}")
+
+
+@models_app.command("info")
+def models_info(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Manifests of the shipped model bundles."""
+    root = get_settings().models_dir
+    docs = {}
+    for manifest in sorted(root.glob("*/manifest.json")):
+        doc = json.loads(manifest.read_text(encoding="utf-8"))
+        doc.pop("hedging", None) if not json_out else None
+        docs[manifest.parent.name] = doc
+    if json_out:
+        print(json.dumps(docs, indent=2, ensure_ascii=False))
+        return
+    table = Table("bundle", "classes", "default variant", "test metrics")
+    for name, doc in docs.items():
+        m = doc.get("metrics", {})
+        table.add_row(name, str(len(doc.get("classes", []))), doc.get("default_variant", ""),
+                      ", ".join(f"{k} {v:.3f}" for k, v in m.items() if isinstance(v, float)))
+    Console().print(table)
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,1 @@
+"""Training (PyTorch). Imported only by `fashionlens train` and export; never by serving."""
