@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -94,8 +93,22 @@ def classify(
         err.print(f"{failures} of {len(sources)} photos could not be read")
 
 
+def reproducible_command(ctx: typer.Context) -> str:
+    """The command line that reproduces this invocation (options the user actually set)."""
+    words = ["fashionlens", *ctx.command_path.split()[1:]]
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)
+        if source is None or source.name != "COMMANDLINE":
+            continue
+        value = ctx.params[param.name]
+        flag = param.opts[0] if not isinstance(value, bool) or value else param.secondary_opts[0]
+        words += [flag] if isinstance(value, bool) else [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
 @train_app.command("classifier")
 def train_classifier_cmd(
+    ctx: typer.Context,
     data: Annotated[str, typer.Option(help="Class folders, a CSV manifest or the clothing set.")],
     out: Annotated[str, typer.Option(help="Bundle directory to write.")],
     recipe: Annotated[str, typer.Option(help="gpu (full) or cpu (lighter).")] = "auto",
@@ -129,11 +142,50 @@ def train_classifier_cmd(
         cfg = ClassifierTrainConfig.cpu_recipe(data, out, **overrides)
     else:
         cfg = ClassifierTrainConfig(data=data, out=out, **overrides)
-    command = "fashionlens " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = reproducible_command(ctx)
     metrics = train_classifier(cfg, command=command, log=err.print)
     t = metrics["test"]
     err.print(f"test top-1 {t['top1']:.4f}  macro-F1 {t['macro_f1']:.4f}  "
               f"ECE {metrics['calibration']['test_ece_after']:.4f}  → {out}")
+
+
+@train_app.command("hedging")
+def train_hedging_cmd(
+    bundle: Annotated[str | None, typer.Option(help="Classifier bundle directory.")] = None,
+    taxonomy: Annotated[str | None, typer.Option(help="A replacement taxonomy JSON.")] = None,
+) -> None:
+    """Re-calibrate hedged answers (DARTS) from the bundle's stored validation predictions."""
+    from fashionlens.training.pipeline import refit_hedging
+
+    path = bundle or str(get_settings().models_dir / "garment-classifier")
+    rows = refit_hedging(path, taxonomy_path=taxonomy, log=err.print)
+    table = Table("target", "λ", "test accuracy", "info gain", "root answers")
+    for r in rows:
+        lam = "∞" if r["lambda"] is None else f"{r['lambda']:.3f}"
+        table.add_row(f"{r['target']:.2f}", lam, f"{r['accuracy']:.3f}",
+                      f"{r['information_gain']:.3f}", f"{r['root_share']:.3f}")
+    Console().print(table)
+
+
+eval_app = typer.Typer(no_args_is_help=True, help="Measure shipped models on labelled photos.")
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("classifier")
+def eval_classifier_cmd(
+    data: Annotated[str, typer.Option(help="Labelled photos (any dataset layout).")],
+    split: Annotated[str, typer.Option(help="test | val | train (from the bundle's seed) or all")]
+    = "test",
+    variant: Annotated[str, typer.Option(help="default, fp32 or int8")] = "default",
+    bundle: Annotated[str | None, typer.Option(help="Bundle directory.")] = None,
+) -> None:
+    """Top-1, top-3, macro-F1, per-class figures, ECE and hedged accuracy, as JSON."""
+    from fashionlens.evaluation import evaluate_classifier
+
+    s = get_settings()
+    path = bundle or str(s.models_dir / "garment-classifier")
+    print(json.dumps(evaluate_classifier(path, data, split=split, variant=variant,
+                                         threads=s.threads), indent=2))
 
 
 @models_app.command("info")

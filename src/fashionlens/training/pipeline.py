@@ -180,17 +180,47 @@ def train_classifier(cfg: ClassifierTrainConfig, *, command: str, log=print) -> 
     return metrics
 
 
-def _fit_hedging(classes, va_probs, va_y, te_probs, te_y, out: Path, log=print) -> dict | None:
+def refit_hedging(bundle_dir: str | Path, *, taxonomy_path: str | None = None,
+                  log=print) -> list[dict]:
+    """Re-calibrate DARTS from the validation predictions stored in a bundle.
+
+    Use it after replacing the taxonomy file: no retraining is needed. Updates the manifest,
+    metrics.json, the accuracy-vs-specificity plot and the model card.
+    """
+    from fashionlens.inference.bundle import ModelBundle
+    from fashionlens.training.model_card import write_model_card
+
+    out = Path(bundle_dir)
+    saved = np.load(out / "predictions.npz")
+    classes = [str(c) for c in saved["classes"]]
+    fitted = _fit_hedging(classes, saved["val_probs"], saved["val_labels"],
+                          saved["test_probs"], saved["test_labels"], out, log=log,
+                          taxonomy_path=taxonomy_path, strict=True)
+    bundle = ModelBundle.load(out)
+    manifest = bundle.manifest
+    manifest["hedging"] = fitted["manifest"]
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    metrics["hedging"] = fitted["evaluation"]
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_manifest(out, manifest)
+    write_model_card(out, manifest, metrics)
+    return fitted["evaluation"]
+
+
+def _fit_hedging(classes, va_probs, va_y, te_probs, te_y, out: Path, log=print,
+                 taxonomy_path: str | None = None, strict: bool = False) -> dict | None:
     try:
         from fashionlens.core.taxonomy import Taxonomy
         from fashionlens.hedging import Hedger, evaluate_hedging
         from fashionlens.training.metrics import plot_hedging
 
-        taxonomy = Taxonomy.load()
+        taxonomy = Taxonomy.load(taxonomy_path)
         hedger = Hedger(taxonomy, classes).fit(va_probs, va_y, targets=HEDGING_TARGETS)
         rows = evaluate_hedging(hedger, te_probs, te_y, HEDGING_TARGETS)
         plot_hedging(rows, out / "hedging.png")
     except Exception as exc:  # hedging is an add-on: the bundle stays usable without it
+        if strict:
+            raise
         log(f"[yellow]hedging not fitted: {exc}[/yellow]")
         return None
     return {"manifest": hedger.to_dict(), "evaluation": rows}

@@ -1,0 +1,73 @@
+"""A real (tiny) training run through the project's own command, then serving its bundle."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from typer.testing import CliRunner  # noqa: E402
+
+from fashionlens.cli import app  # noqa: E402
+from fashionlens.inference import GarmentClassifier, ModelBundle  # noqa: E402
+from fashionlens.training.augment import AugmentConfig, train_transform  # noqa: E402
+from fashionlens.training.config import ClassifierTrainConfig  # noqa: E402
+from fashionlens.training.loop import make_preprocessing  # noqa: E402
+
+
+@pytest.mark.slow
+def test_train_command_writes_a_servable_bundle(fixtures, tmp_path):
+    out = tmp_path / "bundle"
+    res = CliRunner().invoke(app, [
+        "train", "classifier", "--data", str(fixtures / "garments"), "--out", str(out),
+        "--recipe", "cpu", "--epochs", "2", "--batch-size", "4", "--max-train-batches", "2",
+        "--workers", "0", "--no-int8", "--seed", "3",
+    ])
+    assert res.exit_code == 0, res.output
+    manifest = ModelBundle.load(out).manifest
+    assert manifest["classes"] == ["Hat", "Pants", "Shoes"]
+    assert manifest["training"]["seed"] == 3
+    assert "--epochs 2" in manifest["training"]["command"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["onnx_parity"]["max_abs_diff_logits"] < 1e-3
+    assert len(metrics["history"]) == 2
+    assert {"top1", "top3", "macro_f1", "per_class"} <= set(metrics["test"])
+    for png in ("confusion.png", "learning_curves.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    card = (out / "README.md").read_text()
+    assert manifest["training"]["command"] in card
+    refit = CliRunner().invoke(app, ["train", "hedging", "--bundle", str(out), "--taxonomy",
+                                     str(fixtures / "taxonomy-small.json")])
+    assert refit.exit_code == 0, refit.output
+    hedging = ModelBundle.load(out).manifest["hedging"]
+    assert hedging and "lambdas" in json.dumps(hedging)
+    clf = GarmentClassifier(out)
+    results = list(clf.classify(sorted(str(p) for p in (fixtures / "garments").rglob("*.jpg"))))
+    assert all(r.label in manifest["classes"] for r in results)
+
+
+def test_augmentation_is_geometric_only_by_default():
+    pre = make_preprocessing(ClassifierTrainConfig(data="x", out="y"))
+    from PIL import Image
+
+    solid = Image.new("RGB", (320, 240), (200, 30, 60))
+    tf = train_transform(pre, AugmentConfig(fill=(200, 30, 60)))
+    for _ in range(5):
+        arr = tf(solid)
+        assert arr.shape == (3, 224, 224)
+        pixel = (arr[:, 112, 112] * np.array(pre.std) + np.array(pre.mean)) * 255
+        np.testing.assert_allclose(pixel, (200, 30, 60), atol=2)  # colour is a label: unchanged
+
+
+def test_augmentation_changes_geometry(fixtures):
+    from fashionlens.imaging import open_image
+
+    pre = make_preprocessing(ClassifierTrainConfig(data="x", out="y"))
+    img = open_image(sorted((fixtures / "garments" / "Shoes").glob("*.jpg"))[0])
+    tf = train_transform(pre)
+    a, b = tf(img), tf(img)
+    assert a.shape == b.shape == (3, 224, 224)
+    assert not np.allclose(a, b)
