@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fashionlens.commands.convert import convert_app
 from fashionlens.core.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -19,6 +20,7 @@ train_app = typer.Typer(no_args_is_help=True, help="Train models on your own pho
 models_app = typer.Typer(no_args_is_help=True, help="Shipped model bundles.")
 app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
+app.add_typer(convert_app, name="convert")
 err = Console(stderr=True)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}

@@ -1,0 +1,1 @@
+"""Typer sub-apps of the `fashionlens` command line (registered in ``fashionlens.cli``)."""
