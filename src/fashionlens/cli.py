@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fashionlens.commands.colours import colours as colours_cmd
 from fashionlens.commands.convert import convert_app
 from fashionlens.core.settings import get_settings
 
@@ -21,6 +22,7 @@ models_app = typer.Typer(no_args_is_help=True, help="Shipped model bundles.")
 app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
 app.add_typer(convert_app, name="convert")
+app.command("colours")(colours_cmd)
 err = Console(stderr=True)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}

@@ -1,0 +1,295 @@
+"""Colour dictionary, colour of a region, product-photo masks, outfit garments and the CLI."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import typer
+from PIL import Image
+from typer.testing import CliRunner
+
+from fashionlens.colour import (
+    ColourConfig,
+    GarmentColours,
+    colours_of_garments,
+    colours_of_region,
+    garment_mask_for_product_photo,
+    rgb_to_lab,
+)
+from fashionlens.core.colours import ColourDictionary
+
+REQUIRED = {"black", "white", "grey", "beige", "brown", "khaki", "red", "burgundy", "pink",
+            "orange", "yellow", "green", "olive", "turquoise", "light-blue", "blue", "navy",
+            "purple"}
+SKIN_TONES = {"beige", "camel", "brown", "pink", "orange", "cream"}
+
+
+@pytest.fixture(scope="module")
+def d() -> ColourDictionary:
+    return ColourDictionary.load()
+
+
+def _minimal(**colour) -> dict:
+    base = {"id": "red", "lab": [[50, 60, 40]], "names": {"en": ["Red"]}}
+    base.update(colour)
+    return {"languages": ["en"], "colours": [base]}
+
+
+def _hex(h: str) -> tuple[int, int, int]:
+    return int(h[1:3], 16), int(h[3:5], 16), int(h[5:7], 16)
+
+
+def _shaded(rgb: tuple[int, int, int], h: int = 60, w: int = 80) -> np.ndarray:
+    """A patch of one colour with a soft left-to-right shading (0.8x to 1.1x)."""
+    ramp = np.linspace(0.8, 1.1, w)[None, :, None]
+    img = np.clip(np.array(rgb, float)[None, None, :] * ramp, 0, 255)
+    return np.repeat(img, h, axis=0).astype(np.uint8)
+
+
+# ------------------------------------------------------------------------------ dictionary
+def test_dictionary_content(d: ColourDictionary) -> None:
+    assert 20 <= len(d) <= 30
+    assert set(d.ids) >= REQUIRED
+    assert d.languages == ["en", "es", "ca", "ro", "ru"]
+    assert {"solid", "multicolour", "striped", "floral", "print"} <= set(d.patterns)
+    for cid in d.ids:
+        assert cid == cid.lower()
+        for lang in d.languages:
+            assert d.names(cid, lang)
+    assert d.display_name("navy", "ro") == "Bleumarin"
+    assert ColourDictionary.from_dict(d.to_dict()).to_dict() == d.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (_minimal(id="Red"), "lowercase"),
+        (_minimal(lab=[[150, 0, 0]]), "out of range"),
+        (_minimal(lab=[]), "lab"),
+        (_minimal(near=["pink"]), "unknown neighbour"),
+        ({"languages": ["en", "ro"], "colours": [_minimal()["colours"][0]]}, "no names in"),
+        ({"format": "other", "colours": []}, "format"),
+        ({"languages": ["en"], "colours": [
+            {"id": "red", "lab": [[50, 60, 40]], "names": {"en": ["Red", "cherry"]}},
+            {"id": "pink", "lab": [[80, 25, 5]], "names": {"en": ["Pink", "Cherry"]}}]},
+         "names both"),
+    ],
+)
+def test_dictionary_validation(doc: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ColourDictionary.from_dict(doc)
+
+
+def test_dictionary_extend(tmp_path, d: ColourDictionary) -> None:
+    extra = tmp_path / "mine.json"
+    extra.write_text(json.dumps({
+        "format": "fashionlens-colours",
+        "colours": [
+            {"id": "navy", "names": {"en": ["ink blue"]}},
+            {"id": "coral", "lab": [[67, 45, 30]], "near": ["orange", "pink"],
+             "names": {lang: ["Coral x"] for lang in d.languages}},
+        ],
+    }), encoding="utf-8")
+    mine = ColourDictionary.load(extra, extend=True)
+    assert mine.lookup("ink blue jacket") == ["navy"]
+    assert "coral" in mine and mine.relation("coral", "orange") == "near"
+    assert len(mine) == len(d) + 1
+
+
+@pytest.mark.parametrize(
+    ("title", "colours"),
+    [
+        ("Rochie bleumarin", ["navy"]),
+        ("платье бордовое", ["burgundy"]),
+        ("Платье тёмно-синее с белым воротником", ["navy", "white"]),
+        ("Camiseta roja manga corta", ["red"]),
+        ("Vestido verde oliva", ["olive"]),
+        ("Jersei blau marí", ["navy"]),
+        ("Navy blue striped shirt", ["navy"]),
+        ("OFF-WHITE linen shirt", ["cream"]),
+        ("Пальто серое", ["grey"]),
+        ("серьги", []),  # earrings, not "grey"
+    ],
+)
+def test_lookup_titles(d: ColourDictionary, title: str, colours: list[str]) -> None:
+    assert d.lookup(title) == colours
+
+
+def test_lookup_patterns(d: ColourDictionary) -> None:
+    assert d.lookup_patterns("Rochie cu buline albe") == ["polka-dot"]
+    assert d.lookup_patterns("Vestido de rayas") == ["striped"]
+    assert d.lookup_patterns("Leopard print dress") == ["animal-print"]
+    assert d.lookup("Rochie bleumarin", lang="ro") == ["navy"]
+    assert d.lookup("Rochie bleumarin", lang="en") == []
+
+
+def test_nearest_reference_values(d: ColourDictionary) -> None:
+    assert d.nearest(d.reference_lab) == [d.ids[i] for i in d.reference_owner]
+    named = {"#000000": "black", "#ffffff": "white", "#808080": "grey", "#c8102e": "red",
+             "#1b2440": "navy", "#ffd21f": "yellow", "#800020": "burgundy",
+             "#30d5c8": "turquoise", "#2e8b57": "green"}
+    rgb = np.array([_hex(h) for h in named], np.uint8)
+    from skimage.color import rgb2lab
+
+    lab = rgb2lab(rgb[None].astype(float) / 255.0)[0]
+    assert d.nearest(lab) == list(named.values())
+    assert d.nearest(lab[0]) == "black"
+    assert np.abs(rgb_to_lab(rgb) - lab).max() < 2.5  # the lookup table is close to exact
+
+
+def test_relation(d: ColourDictionary) -> None:
+    assert d.relation("navy", "navy") == "same"
+    for a, b in [("navy", "blue"), ("burgundy", "red"), ("turquoise", "green"),
+                 ("turquoise", "blue"), ("beige", "white"), ("blue", "navy")]:
+        assert d.relation(a, b) == "near", (a, b)
+    assert d.relation("red", "green") == "different"
+    with pytest.raises(KeyError):
+        d.relation("navy", "ultramarine")
+
+
+# ------------------------------------------------------------------------------ regions
+@pytest.mark.parametrize("hexcode,name", [("#1b2440", "navy"), ("#c8102e", "red"),
+                                          ("#30d5c8", "turquoise"), ("#6b6b3a", "olive")])
+def test_region_single_colour(hexcode: str, name: str) -> None:
+    got = colours_of_region(_shaded(_hex(hexcode)), None)
+    assert isinstance(got, GarmentColours)
+    assert got.main == name
+    assert got.pattern == "solid"
+    assert abs(sum(c.share for c in got.colours) - 1.0) < 1e-9
+
+
+def test_region_two_colours_shares_and_mask() -> None:
+    img = np.zeros((100, 100, 3), np.uint8)
+    img[:, :70] = _hex("#c8102e")
+    img[:, 70:] = _hex("#1f4fbf")
+    got = colours_of_region(img, None)
+    shares = {c.name: c.share for c in got.colours}
+    assert set(shares) == {"red", "blue"}
+    assert shares["red"] == pytest.approx(0.7, abs=0.03)
+    assert abs(sum(shares.values()) - 1.0) < 1e-9
+    assert got.main == "red" and got.pattern != "solid"
+    name, share, rgb = got.colours[0]  # a (name, share, rgb) tuple
+    assert name == "red" and len(rgb) == 3
+    # Only the masked pixels count.
+    mask = np.zeros((100, 100), bool)
+    mask[:, 75:] = True
+    assert colours_of_region(img, mask).main == "blue"
+    assert colours_of_region(img, np.zeros((100, 100), bool)).main is None
+    assert len(colours_of_region(img, None, max_colours=1).colours) == 1
+    with pytest.raises(ValueError):
+        colours_of_region(img, mask[:50])
+
+
+def test_region_stripes_and_multicolour() -> None:
+    stripes = np.zeros((120, 120, 3), np.uint8)
+    for y in range(0, 120, 12):
+        stripes[y:y + 6] = _hex("#1b2440")
+        stripes[y + 6:y + 12] = (245, 245, 245)
+    got = colours_of_region(stripes, None)
+    assert got.pattern == "striped"
+    assert {c.name for c in got.colours} == {"navy", "white"}
+    rng = np.random.default_rng(0)
+    palette = np.array([_hex(h) for h in ("#c8102e", "#1f4fbf", "#f5e050", "#2e8b57")])
+    blocks = palette[rng.integers(0, 4, size=(12, 12))].repeat(10, 0).repeat(10, 1)
+    got = colours_of_region(blocks.astype(np.uint8), None)
+    assert got.pattern == "multicolour"
+    assert len(got.colours) == 4
+
+
+def test_region_is_deterministic() -> None:
+    img = np.random.default_rng(1).integers(0, 255, (80, 80, 3), dtype=np.uint8)
+    a, b = colours_of_region(img, None), colours_of_region(img, None)
+    assert a.colours == b.colours
+    assert colours_of_region(img, None, config=ColourConfig(seed=3)).colours
+
+
+# ------------------------------------------------------------------------------ product photos
+def _product_photo(with_hand: bool) -> np.ndarray:
+    img = np.full((200, 160, 3), 236, np.uint8)              # white paper backdrop ...
+    img[:, :] = np.clip(img * np.linspace(0.85, 1.0, 160)[None, :, None], 0, 255)  # ... shaded
+    img[40:170, 35:125] = _hex("#1f4fbf")                     # the garment
+    img[160:175, 30:130] = (200, 200, 205)                    # its shadow on the paper
+    if with_hand:
+        img[90:130, 100:160] = _hex("#e0ac8f")                # a hand from the right edge
+    return img
+
+
+@pytest.mark.parametrize("with_hand", [False, True])
+def test_product_photo_mask_excludes_backdrop_and_skin(with_hand: bool) -> None:
+    img = _product_photo(with_hand)
+    mask = garment_mask_for_product_photo(img)
+    assert mask.shape == img.shape[:2] and mask.dtype == bool
+    assert mask[100, 80] and not mask[5, 5] and not mask[195, 155]
+    got = colours_of_region(img, mask)
+    assert got.main == "blue"
+    assert not {c.name for c in got.colours} & (SKIN_TONES | {"white", "grey"})
+
+
+def test_real_product_photo_on_white_is_not_white(fixtures) -> None:
+    path = fixtures / "garments" / "Pants" / "3901a67e-e2da-483f-89ac-e0472b33e5a9.jpg"
+    rgb = np.asarray(Image.open(path).convert("RGB"))  # black trousers on a white sheet
+    got = colours_of_region(rgb, garment_mask_for_product_photo(rgb))
+    assert got.main == "black"
+
+
+# ------------------------------------------------------------------------------ outfits
+def test_garments_in_a_real_outfit(shared_data) -> None:
+    from fashionlens.datasets.ccp import group_label_map, load_grouping, read_ccp_labels
+
+    ccp = shared_data / "ccp"
+    grouping = load_grouping()
+    rgb = np.asarray(Image.open(ccp / "photos" / "0895.jpg").convert("RGB"))
+    label_map = group_label_map(np.asarray(Image.open(ccp / "masks" / "0895.png")),
+                                read_ccp_labels(ccp), grouping)
+    found = dict(colours_of_garments(rgb, label_map, grouping.classes))
+    assert not {"background", "skin", "hair"} & set(found)
+    coat, trousers = found["outerwear"], found["lower-body"]  # royal-blue coat, dark jeans
+    assert coat.main == "blue"
+    assert trousers.main in {"navy", "black"}
+    assert coat.main != trousers.main
+
+
+def test_garments_validation() -> None:
+    img = np.zeros((10, 10, 3), np.uint8)
+    with pytest.raises(ValueError):
+        colours_of_garments(img, np.zeros((10, 9), np.uint8), ["background"])
+    with pytest.raises(ValueError):
+        colours_of_garments(img, np.full((10, 10), 3, np.uint8), ["background", "top"])
+
+
+# ------------------------------------------------------------------------------ CLI
+def test_cli_colours(fixtures, tmp_path) -> None:
+    from fashionlens.commands.colours import colours
+
+    app = typer.Typer()
+    app.command("colours")(colours)
+
+    @app.callback()
+    def _main() -> None:
+        pass
+
+    photo = fixtures / "garments" / "Pants" / "3901a67e-e2da-483f-89ac-e0472b33e5a9.jpg"
+    fake = tmp_path / "listing.jpg"
+    fake.write_bytes(b"%PDF-1.4\n1 0 obj <<>> endobj\n")
+    result = CliRunner().invoke(app, ["colours", str(photo), str(fake), "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    assert len(lines) == 2
+    ok, bad = lines
+    assert ok["image"] == str(photo)
+    [garment] = ok["garments"]
+    assert garment["label"] == "garment" and garment["pattern"] in {"solid", "multicolour",
+                                                                     "striped"}
+    assert garment["colours"][0]["name"] == "black"
+    assert abs(sum(c["share"] for c in garment["colours"]) - 1) < 1e-3
+    assert all(len(c["rgb"]) == 3 for c in garment["colours"])
+    assert bad == {"image": str(fake), "error": bad["error"]} and "PDF" in bad["error"]
+
+    mask = tmp_path / "mask.png"
+    m = np.zeros(Image.open(photo).size[::-1], np.uint8)
+    m[: m.shape[0] // 2] = 255
+    Image.fromarray(m).save(mask)
+    result = CliRunner().invoke(app, ["colours", str(photo), "--mask", str(mask), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["garments"][0]["colours"]
