@@ -50,8 +50,6 @@ the distance to the nearest of that name's reference points.
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -61,14 +59,12 @@ from typing import Any, Literal
 
 import numpy as np
 
+from fashionlens.core.text import ID_RE, SynonymMatcher, synonym_key
+
 __all__ = ["FORMAT", "ColourDictionary", "ColourName", "PatternName", "Relation", "delta_e"]
 
 FORMAT = "fashionlens-colours"
 Relation = Literal["same", "near", "different"]
-_ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_SEPARATORS = r"[\s\-_\u2010\u2011]*"
-_SPLIT_RE = re.compile(r"[\s\-_\u2010\u2011]+")
-_STEM_SUFFIX = r"\w{0,3}"
 
 
 @dataclass(frozen=True)
@@ -106,67 +102,6 @@ def delta_e(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     b = np.asarray(lab2, dtype=np.float64)
     a, b = np.broadcast_arrays(a, b)
     return deltaE_ciede2000(a, b, channel_axis=-1)
-
-
-# ---------------------------------------------------------------------------- text matching
-def _fold(text: str) -> str:
-    """Lower-case, strip diacritics and unify apostrophes, for matching only."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return stripped.replace("\u2019", "'").replace("\u02bc", "'").casefold()
-
-
-def _synonym_key(text: str) -> str:
-    return " ".join(t for t in _SPLIT_RE.split(_fold(text).strip()) if t)
-
-
-def _synonym_pattern(key: str) -> str:
-    stem = key.endswith("*")
-    tokens = key.rstrip("*").rstrip().split(" ")
-    body = _SEPARATORS.join(re.escape(t) for t in tokens)
-    if stem:
-        return body + _STEM_SUFFIX
-    if key[-1].isascii() and key[-1].isalpha():
-        body += "s?"
-    return body
-
-
-class _Matcher:
-    """Whole-word, longest-first matching of many synonyms in folded text."""
-
-    def __init__(self, table: Mapping[str, str]) -> None:
-        keys = sorted(table, key=lambda k: (-len(k.rstrip("*")), k))
-        by_first: dict[str, list[str]] = {}
-        self._owner: dict[str, str] = {}
-        for i, k in enumerate(keys):
-            by_first.setdefault(k[0], []).append(f"(?P<s{i}>{_synonym_pattern(k)})")
-            self._owner[f"s{i}"] = table[k]
-        self._patterns = {
-            first: re.compile(rf"(?:{'|'.join(alts)})(?!\w)") for first, alts in by_first.items()
-        }
-
-    def find(self, text: str) -> list[str]:
-        folded = _fold(unicodedata.normalize("NFC", text))
-        candidates: list[tuple[int, int, str]] = []
-        for start, ch in enumerate(folded):
-            if start and (folded[start - 1].isalnum() or folded[start - 1] == "_"):
-                continue
-            pattern = self._patterns.get(ch)
-            if pattern is None:
-                continue
-            m = pattern.match(folded, start)
-            if m is not None and m.lastgroup is not None:
-                candidates.append((m.start(), m.end(), m.lastgroup))
-        taken: list[tuple[int, int, str]] = []
-        for cand in sorted(candidates, key=lambda c: (-(c[1] - c[0]), c[0])):
-            if all(cand[1] <= t[0] or cand[0] >= t[1] for t in taken):
-                taken.append(cand)
-        found: list[str] = []
-        for _, _, group in sorted(taken):
-            owner = self._owner[group]
-            if owner not in found:
-                found.append(owner)
-        return found
 
 
 # ---------------------------------------------------------------------------- validation
@@ -264,7 +199,7 @@ class ColourDictionary:
         )
         self.reference_lab.flags.writeable = False
         self.reference_owner.flags.writeable = False
-        self._matchers: dict[tuple[str, str | None], _Matcher] = {}
+        self._matchers: dict[tuple[str, str | None], SynonymMatcher] = {}
         for lang in self.languages:  # a synonym must not name two entries in one language
             self._table("colour", lang)
             self._table("pattern", lang)
@@ -322,7 +257,7 @@ class ColourDictionary:
                 if not isinstance(raw, Mapping):
                     raise ValueError(f"colours: {kind} #{i} is not an object")
                 cid = raw.get("id")
-                if not isinstance(cid, str) or not _ID_RE.match(cid):
+                if not isinstance(cid, str) or not ID_RE.match(cid):
                     raise ValueError(
                         f"colours: {kind} #{i} has id {cid!r}; ids are lowercase [a-z0-9] and '-'"
                     )
@@ -456,7 +391,7 @@ class ColourDictionary:
             owner: dict[str, str] = {}
             for entry in entries:
                 for text in entry.names.get(code, []):
-                    key = _synonym_key(text)
+                    key = synonym_key(text)
                     if not key.rstrip("*"):
                         continue
                     if owner.setdefault(key, entry.id) != entry.id:
@@ -467,12 +402,13 @@ class ColourDictionary:
                     table.setdefault(key, entry.id)
         return table
 
-    def _matcher(self, kind: str, lang: str | None) -> _Matcher:
+    def _matcher(self, kind: str, lang: str | None) -> SynonymMatcher:
         if lang is not None and lang not in self.languages:
             raise ValueError(f"unknown language {lang!r}; the dictionary has {self.languages}")
         key = (kind, lang)
         if key not in self._matchers:
-            self._matchers[key] = _Matcher(self._table(kind, lang))
+            table = self._table(kind, lang)
+            self._matchers[key] = SynonymMatcher({k: (v,) for k, v in table.items()})
         return self._matchers[key]
 
     def lookup(self, text: str, lang: str | None = None) -> list[str]:

@@ -43,8 +43,6 @@ synonym written in Latin letters, and only matches whole words.
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -54,12 +52,11 @@ from typing import Any
 
 import numpy as np
 
+from fashionlens.core.text import ID_RE, SynonymMatcher, synonym_key
+
 __all__ = ["FORMAT", "Taxonomy", "TaxonomyNode"]
 
 FORMAT = "fashionlens-taxonomy"
-_ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_SEPARATORS = r"[\s\-_\u2010\u2011]*"
-_SPLIT_RE = re.compile(r"[\s\-_\u2010\u2011]+")
 
 
 @dataclass(frozen=True)
@@ -84,24 +81,6 @@ class TaxonomyNode:
     def display_name(self, lang: str = "en") -> str:
         """The display name in ``lang``, falling back to English."""
         return (self.names.get(lang) or self.names["en"])[0]
-
-
-def _fold(text: str) -> str:
-    """Lower-case, strip diacritics and unify apostrophes, for matching only."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return stripped.replace("\u2019", "'").replace("\u02bc", "'").casefold()
-
-
-def _synonym_key(text: str) -> str:
-    return " ".join(t for t in _SPLIT_RE.split(_fold(text).strip()) if t)
-
-
-def _synonym_pattern(key: str) -> str:
-    body = _SEPARATORS.join(re.escape(t) for t in key.split(" "))
-    if key[-1].isascii() and key[-1].isalpha():
-        body += "s?"
-    return body
 
 
 class Taxonomy:
@@ -168,9 +147,7 @@ class Taxonomy:
                 self._covers[nid] = [node.leaf_class]
             else:
                 self._covers[nid] = [c for ch in node.children for c in self._covers[ch]]
-        self._matchers: dict[
-            str | None, tuple[dict[str, re.Pattern[str]], dict[str, list[str]]]
-        ] = {}
+        self._matchers: dict[str | None, SynonymMatcher] = {}
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -214,7 +191,7 @@ class Taxonomy:
             if not isinstance(raw, Mapping):
                 raise ValueError(f"taxonomy: node #{i} is not an object")
             nid = raw.get("id")
-            if not isinstance(nid, str) or not _ID_RE.match(nid):
+            if not isinstance(nid, str) or not ID_RE.match(nid):
                 raise ValueError(
                     f"taxonomy: node #{i} has id {nid!r}; ids are lowercase [a-z0-9] and '-'"
                 )
@@ -411,7 +388,7 @@ class Taxonomy:
             owner: dict[str, str] = {}
             for nid in self.node_ids:
                 for text in self.nodes[nid].names.get(code, []):
-                    key = _synonym_key(text)
+                    key = synonym_key(text)
                     if not key:
                         continue
                     if owner.setdefault(key, nid) != nid:
@@ -424,22 +401,12 @@ class Taxonomy:
                         ids.append(nid)
         return table
 
-    def _matcher(self, lang: str | None) -> tuple[dict[str, re.Pattern[str]], dict[str, list[str]]]:
-        """Per first character, one regex of the synonyms starting with it (longest first)."""
+    def _matcher(self, lang: str | None) -> SynonymMatcher:
         if lang not in self._matchers:
             if lang is not None and lang not in self.languages:
                 raise ValueError(f"unknown language {lang!r}; the taxonomy has {self.languages}")
-            table = self._synonym_table(lang)
-            keys = sorted(table, key=lambda k: (-len(k), k))
-            by_first: dict[str, list[str]] = {}
-            for i, k in enumerate(keys):
-                by_first.setdefault(k[0], []).append(f"(?P<s{i}>{_synonym_pattern(k)})")
-            patterns = {
-                first: re.compile(rf"(?:{'|'.join(alts)})(?!\w)")
-                for first, alts in by_first.items()
-            }
-            by_group = {f"s{i}": table[k] for i, k in enumerate(keys)}
-            self._matchers[lang] = (patterns, by_group)
+            # taxonomy synonyms have no ``*`` stems: a trailing ``*`` is matched literally
+            self._matchers[lang] = SynonymMatcher(self._synonym_table(lang), stems=False)
         return self._matchers[lang]
 
     def lookup(self, text: str, lang: str | None = None) -> list[str]:
@@ -449,25 +416,4 @@ class Taxonomy:
         wins where matches overlap ("polo shirt" is a polo, not a shirt). ``lang`` restricts
         the synonyms to one language; by default all languages are tried.
         """
-        patterns, by_group = self._matcher(lang)
-        folded = _fold(unicodedata.normalize("NFC", text))
-        candidates: list[tuple[int, int, str]] = []
-        for start in range(len(folded)):
-            if start and (folded[start - 1].isalnum() or folded[start - 1] == "_"):
-                continue
-            pattern = patterns.get(folded[start])
-            if pattern is None:
-                continue
-            m = pattern.match(folded, start)
-            if m is not None and m.lastgroup is not None:
-                candidates.append((m.start(), m.end(), m.lastgroup))
-        taken: list[tuple[int, int, str]] = []
-        for cand in sorted(candidates, key=lambda c: (-(c[1] - c[0]), c[0])):
-            if all(cand[1] <= t[0] or cand[0] >= t[1] for t in taken):
-                taken.append(cand)
-        found: list[str] = []
-        for _, _, group in sorted(taken):
-            for nid in by_group[group]:
-                if nid not in found:
-                    found.append(nid)
-        return found
+        return self._matcher(lang).find(text)
