@@ -122,6 +122,10 @@ def train_classifier_cmd(
     lr: Annotated[float | None, typer.Option()] = None,
     freeze_stages: Annotated[int | None, typer.Option()] = None,
     backbone: Annotated[str | None, typer.Option()] = None,
+    patience: Annotated[int | None, typer.Option(help="Epochs without gain before stopping.")]
+    = None,
+    select_by: Annotated[str | None, typer.Option(help="Best epoch by 'score' or 'loss'.")]
+    = None,
     seed: Annotated[int, typer.Option()] = 0,
     group_split: Annotated[bool, typer.Option(help="Keep each sender on one side.")] = False,
     workers: Annotated[int, typer.Option()] = 2,
@@ -138,7 +142,8 @@ def train_classifier_cmd(
         recipe = "gpu" if torch.cuda.is_available() else "cpu"
     overrides = {k: v for k, v in dict(epochs=epochs, image_size=image_size,
                                         batch_size=batch_size, lr=lr,
-                                        freeze_stages=freeze_stages, backbone=backbone).items()
+                                        freeze_stages=freeze_stages, backbone=backbone,
+                                        patience=patience, select_by=select_by).items()
                  if v is not None}
     overrides.update(seed=seed, group_split=group_split, workers=workers,
                      max_train_batches=max_train_batches, int8=int8)

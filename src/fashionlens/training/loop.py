@@ -116,7 +116,7 @@ def fit(cfg: ClassifierTrainConfig, classes: list[str], train_paths, train_label
     warmup = int(cfg.warmup_epochs * steps_per_epoch)
 
     history: list[dict] = []
-    best = {"score": -1.0, "epoch": -1, "state": None}
+    best = {"score": -math.inf, "epoch": -1, "state": None}
     step = 0
     started = time.time()
     with progress_bar() as progress:
@@ -153,7 +153,7 @@ def fit(cfg: ClassifierTrainConfig, classes: list[str], train_paths, train_label
                    "val_top1": rep["top1"], "val_macro_f1": rep["macro_f1"],
                    "seconds": round(time.time() - started, 1)}
             history.append(row)
-            score = (rep["top1"] + rep["macro_f1"]) / 2
+            score = -v_loss if cfg.select_by == "loss" else (rep["top1"] + rep["macro_f1"]) / 2
             progress.remove_task(task)
             log(f"epoch {epoch}: train loss {row['train_loss']:.3f}  val loss {v_loss:.3f}  "
                 f"top-1 {rep['top1']:.3f}  macro-F1 {rep['macro_f1']:.3f}")
