@@ -81,7 +81,7 @@ def classify(
             if json_out:
                 print(json.dumps(res.to_json(), ensure_ascii=False), flush=True)
             else:
-                table.add_row(res.image, "[red]error[/red]", "", res.error)
+                table.add_row(Path(res.image).name, "[red]error[/red]", "", res.error)
             continue
         if hedger is not None:
             res.hedged = hedger.predict(res.probs[None, :], target_accuracy)[0].to_dict()
@@ -90,7 +90,7 @@ def classify(
         else:
             top = ", ".join(f"{s.label} {s.p:.2f}" for s in res.top)
             extra = [res.hedged["label"]] if res.hedged else []
-            table.add_row(res.image, res.label, f"{res.confidence:.2f}", top, *extra)
+            table.add_row(Path(res.image).name, res.label, f"{res.confidence:.2f}", top, *extra)
     if not json_out:
         Console().print(table)
     if failures:
