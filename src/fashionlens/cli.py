@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fashionlens.commands.catalog import audit, catalog_app, search
 from fashionlens.commands.colours import colours as colours_cmd
 from fashionlens.commands.convert import convert_app
 from fashionlens.core.settings import get_settings
@@ -23,6 +24,9 @@ app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
 app.add_typer(convert_app, name="convert")
 app.command("colours")(colours_cmd)
+app.add_typer(catalog_app, name="catalog")
+app.command("search")(search)
+app.command("audit")(audit)
 err = Console(stderr=True)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
