@@ -98,6 +98,9 @@ def main() -> None:
     for name in variants:
         ips, labels = run_onnx(name, photos, args.threads)
         rows[f"onnxruntime-{name}"] = (ips, labels)
+    if not (BUNDLE / "checkpoint.pt").exists():
+        raise SystemExit("PyTorch eager needs the bundle's checkpoint.pt, which the training "
+                         "command writes (it is not kept in git): train first")
     rows["pytorch-eager-fp32"] = run_torch(photos, args.threads)
     base = rows["pytorch-eager-fp32"][0]
     result = {

@@ -14,6 +14,7 @@ from rich.table import Table
 from fashionlens.commands.catalog import audit, catalog_app, search
 from fashionlens.commands.colours import colours as colours_cmd
 from fashionlens.commands.convert import convert_app
+from fashionlens.commands.parse import parse, train_parser_cmd
 from fashionlens.core.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -27,6 +28,8 @@ app.command("colours")(colours_cmd)
 app.add_typer(catalog_app, name="catalog")
 app.command("search")(search)
 app.command("audit")(audit)
+app.command("parse")(parse)
+train_app.command("parser")(train_parser_cmd)
 err = Console(stderr=True)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
