@@ -55,7 +55,8 @@ class _Calibration:
         return None if b is None else {INPUT_NAME: b}
 
 
-def quantize_int8(fp32_path: Path, int8_path: Path, calibration: np.ndarray) -> None:
+def quantize_int8(fp32_path: Path, int8_path: Path, calibration: np.ndarray, *,
+                  batch: int = 16) -> None:
     """Static INT8 (QDQ, per-channel weights) calibrated on real preprocessed photos."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -64,7 +65,7 @@ def quantize_int8(fp32_path: Path, int8_path: Path, calibration: np.ndarray) -> 
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
         quantize_static(
-            str(prepared), str(int8_path), _Calibration(calibration),
+            str(prepared), str(int8_path), _Calibration(calibration, batch),
             quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.Percentile,
             extra_options={"CalibPercentile": 99.99},

@@ -38,7 +38,6 @@ import json
 import math
 import os
 import platform
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -63,7 +62,9 @@ from fashionlens.imaging import REDUCING_GAP, Preprocessing, fit_to_input, open_
 from fashionlens.inference.bundle import write_manifest
 from fashionlens.models.backbone import LITE_MEAN, LITE_STD
 from fashionlens.models.parser import ParserNetSpec, count_parameters, create_parser_net
+from fashionlens.training.export import quantize_int8
 from fashionlens.training.loop import cosine_lr, pick_device, progress_bar, seed_everything
+from fashionlens.training.provenance import file_sha256, package_version
 
 IGNORE = 255
 BUNDLE_NAME = "garment-parser"
@@ -561,31 +562,9 @@ def parser_parity(model: torch.nn.Module, onnx_path: Path, batch: np.ndarray) ->
             "pixel_argmax_agreement": float((t.argmax(1) == o.argmax(1)).mean())}
 
 
-class _Calibration:
-    def __init__(self, arrays: np.ndarray, batch: int = 4):
-        full = len(arrays) - len(arrays) % batch or len(arrays)
-        self._batches = iter([arrays[i:i + batch] for i in range(0, full, batch)])
-
-    def get_next(self):
-        b = next(self._batches, None)
-        return None if b is None else {INPUT_NAME: b}
-
-
 def quantize_parser_int8(fp32_path: Path, int8_path: Path, calibration: np.ndarray) -> None:
-    """Static INT8 (QDQ, per-channel weights, percentile calibration on real photos)."""
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    with tempfile.TemporaryDirectory() as tmp:
-        prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
-        quantize_static(
-            str(prepared), str(int8_path), _Calibration(calibration),
-            quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.Percentile,
-            extra_options={"CalibPercentile": 99.99},
-        )
-    os.chmod(int8_path, 0o644)
+    """Static INT8 as for the classifier, calibrated in batches of 4 photos."""
+    quantize_int8(fp32_path, int8_path, calibration, batch=4)
 
 
 # ---------------------------------------------------------------------------- test metrics
@@ -621,17 +600,6 @@ def evaluate_bundle(bundle_dir: Path, images: list[Image.Image], masks: list[np.
 # -------------------------------------------------------------------------------- pipeline
 
 
-def _version(mod: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(mod)
-    except PackageNotFoundError:
-        return "absent"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def train_parser(cfg: ParserTrainConfig, *, command: str, log=print) -> dict:
@@ -750,11 +718,12 @@ def _manifest(cfg, data: CCPPhotos, split, result, files, default, metrics, comm
             "test_ids": [data.ids[i] for i in split.test],
             "best_epoch": result["best_epoch"], "val_miou": result["val_miou"],
             "device": result["device"], "train_seconds": result["train_seconds"],
-            "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                         "segmentation-models-pytorch": _version("segmentation-models-pytorch"),
-                         "timm": _version("timm"), "onnx": _version("onnx"),
-                         "onnxruntime": _version("onnxruntime"), "fashionlens": __version__},
-            "onnx_sha256": {k: _sha256(Path(cfg.out) / v) for k, v in files.items()},
+            "versions": {
+                "python": platform.python_version(), "torch": torch.__version__,
+                **{p: package_version(p) for p in ("segmentation-models-pytorch", "timm", "onnx",
+                                                   "onnxruntime")},
+                "fashionlens": __version__},
+            "onnx_sha256": {k: file_sha256(Path(cfg.out) / v) for k, v in files.items()},
         },
     }
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import time
@@ -29,6 +28,7 @@ from fashionlens.training.metrics import (
     plot_confusion,
     plot_learning_curves,
 )
+from fashionlens.training.provenance import file_sha256, package_version
 
 HEDGING_TARGETS = (0.80, 0.85, 0.90, 0.95, 0.98, 0.99)
 
@@ -168,9 +168,9 @@ def train_classifier(cfg: ClassifierTrainConfig, *, command: str, log=print) -> 
             "best_epoch": result["best_epoch"], "device": result["device"],
             "train_seconds": result["train_seconds"],
             "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                         "timm": _version("timm"), "onnx": _version("onnx"),
-                         "onnxruntime": _version("onnxruntime"), "fashionlens": __version__},
-            "onnx_sha256": {k: _sha256(out / v) for k, v in files.items()},
+                         "timm": package_version("timm"), "onnx": package_version("onnx"),
+                         "onnxruntime": package_version("onnxruntime"), "fashionlens": __version__},
+            "onnx_sha256": {k: file_sha256(out / v) for k, v in files.items()},
         },
     }
     write_manifest(out, manifest)
@@ -226,14 +226,3 @@ def _fit_hedging(classes, va_probs, va_y, te_probs, te_y, out: Path, log=print,
     return {"manifest": hedger.to_dict(), "evaluation": rows}
 
 
-def _version(mod: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(mod)
-    except PackageNotFoundError:
-        return "absent"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
