@@ -149,3 +149,16 @@ def test_serving_path_never_imports_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+def test_eval_reproduces_the_model_card(shared_data):
+    res = CliRunner().invoke(app, ["eval", "classifier", "--data", str(shared_data / "clothing")])
+    assert res.exit_code == 0, res.output
+    measured = json.loads(res.stdout)
+    manifest = ModelBundle.load(BUNDLE).manifest
+    assert measured["matches_training_split"] is True
+    assert measured["n"] == manifest["metrics"]["test_n"]
+    assert measured["top1"] == pytest.approx(manifest["metrics"]["test_top1"], abs=1e-6)
+    assert measured["macro_f1"] == pytest.approx(manifest["metrics"]["test_macro_f1"], abs=1e-6)
+    for row in measured["hedging"]:
+        assert row["accuracy"] >= row["target"]  # the hedging guarantee holds on the test split
