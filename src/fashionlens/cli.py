@@ -224,5 +224,18 @@ def models_info(json_out: Annotated[bool, typer.Option("--json")] = False) -> No
     Console().print(table)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Serve the REST API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from fashionlens.api import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, timeout_keep_alive=5)
+
+
 def main() -> None:  # pragma: no cover
     app()

@@ -1,0 +1,83 @@
+"""One photo in, everything fashionlens sees out: garment, hedged label, garments, colours.
+
+This is the in-process analysis the REST API serves (and that its benchmark compares with).
+Untrusted bytes enter through :mod:`fashionlens.imaging` only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fashionlens.core.settings import Settings, get_settings
+from fashionlens.imaging import ImageLimits, fit_to_input, open_image, to_array
+
+
+@dataclass
+class Analyzer:
+    """Loads the shipped bundles once; :meth:`analyze` is safe to call from many threads."""
+
+    settings: Settings
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Analyzer:
+        return cls(settings or get_settings())
+
+    def __post_init__(self) -> None:
+        from fashionlens.hedging import hedger_from_bundle
+        from fashionlens.inference import GarmentClassifier
+
+        s = self.settings
+        self.limits = ImageLimits(s.max_image_bytes, s.max_image_pixels)
+        self.classifier = GarmentClassifier(s.models_dir / "garment-classifier",
+                                            variant=s.classifier_variant, threads=s.threads,
+                                            limits=self.limits)
+        try:
+            self.hedger = hedger_from_bundle(self.classifier.bundle)
+        except ValueError:
+            self.hedger = None
+        self.parser = None
+        parser_dir = Path(s.models_dir) / "garment-parser"
+        if (parser_dir / "manifest.json").exists():
+            from fashionlens.inference.parser import GarmentParser
+
+            self.parser = GarmentParser(parser_dir, threads=s.threads, limits=self.limits)
+
+    def analyze(self, data: bytes, *, target_accuracy: float | None = None, top_k: int = 3,
+                with_embedding: bool = False, parse: bool = True) -> dict:
+        """Raises :class:`~fashionlens.imaging.InvalidImage` for anything that is not a photo."""
+        from fashionlens.colour import colours_of_region, garment_mask_for_product_photo
+
+        photo = open_image(data, limits=self.limits)
+        clf = self.classifier
+        x = to_array(fit_to_input(photo, clf.preprocessing), clf.preprocessing)
+        probs, emb = clf.run(x[None])
+        p = probs[0]
+        order = np.argsort(-p)[: max(1, min(top_k, len(clf.classes)))]
+        target = target_accuracy if target_accuracy is not None else \
+            self.settings.target_accuracy
+        out: dict = {
+            "width": photo.width, "height": photo.height,
+            "label": clf.classes[order[0]], "confidence": round(float(p[order[0]]), 6),
+            "top": [{"label": clf.classes[i], "p": round(float(p[i]), 6)} for i in order],
+            "hedged": (self.hedger.predict(p[None], target)[0].to_dict()
+                       if self.hedger is not None else None),
+        }
+        rgb = np.asarray(photo)
+        colours = colours_of_region(rgb, garment_mask_for_product_photo(rgb))
+        out["colours"] = colours.to_json(out["label"])
+        garments = []
+        if parse and self.parser is not None:
+            parsed = self.parser.parse_image(photo, keep_photo=False)
+            for inst in parsed.instances:
+                g = {"label": inst.label, "score": round(float(inst.score), 4),
+                     "box": list(inst.box), "area": int(inst.area)}
+                if inst.mask is not None:
+                    g["colours"] = colours_of_region(rgb, inst.mask).to_json(inst.label)
+                garments.append(g)
+        out["garments"] = garments
+        if with_embedding:
+            out["embedding"] = [round(float(v), 6) for v in emb[0]]
+        return out

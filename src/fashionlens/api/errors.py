@@ -1,0 +1,54 @@
+"""One JSON error shape everywhere: ``{"error": {"code": "...", "message": "..."}}``."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fashionlens.imaging import InvalidImage
+
+# InvalidImage.code → HTTP status.
+IMAGE_STATUS = {
+    "empty": 400,
+    "corrupt": 422,
+    "unreadable": 400,
+    "unsupported_format": 415,
+    "too_large_bytes": 413,
+    "too_many_pixels": 413,
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+def error_body(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
+
+
+def install_handlers(app) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError):
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status,
+                            headers=exc.headers)
+
+    @app.exception_handler(InvalidImage)
+    async def _invalid_image(_: Request, exc: InvalidImage):
+        return JSONResponse(error_body(exc.code, exc.reason),
+                            status_code=IMAGE_STATUS.get(exc.code, 400))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse(error_body("invalid_request", f"{where}: {first.get('msg', '')}"),
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        return JSONResponse(error_body("http_error", str(exc.detail)),
+                            status_code=exc.status_code)
