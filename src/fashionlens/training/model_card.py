@@ -9,6 +9,20 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
+def reproduce_lines(tr: dict, epochs: int, selection: str) -> list[str]:
+    """The "Reproduce" section shared by every model card: command, seed, device, time."""
+    return [
+        "## Reproduce",
+        "",
+        "```",
+        tr["command"],
+        "```",
+        "",
+        f"- seed {tr['seed']}; device `{tr['device']}`; {tr['train_seconds'] / 60:.0f} min of "
+        f"training; best epoch {tr['best_epoch']} of {epochs} ({selection}).",
+    ]
+
+
 def write_model_card(out: Path, manifest: dict, metrics: dict) -> None:
     t = metrics["test"]
     cal = metrics["calibration"]
@@ -22,15 +36,7 @@ def write_model_card(out: Path, manifest: dict, metrics: dict) -> None:
         f"to name {len(manifest['classes'])} garment classes, and exported to ONNX. One graph "
         "returns the class logits and a 1280-d L2-normalised embedding used for search.",
         "",
-        "## Reproduce",
-        "",
-        "```",
-        tr["command"],
-        "```",
-        "",
-        f"- seed {tr['seed']}; device `{tr['device']}`; {tr['train_seconds'] / 60:.0f} min of "
-        f"training; best epoch {tr['best_epoch']} of {cfg['epochs']} "
-        f"(patience {cfg['patience']}).",
+        *reproduce_lines(tr, cfg["epochs"], f"patience {cfg['patience']}"),
         f"- recipe: {cfg['image_size']} px, batch {cfg['batch_size']}, AdamW lr {cfg['lr']}, "
         f"weight decay {cfg['weight_decay']}, cosine schedule with {cfg['warmup_epochs']} warm-up "
         f"epoch, label smoothing {cfg['label_smoothing']}, class-balanced sampling "

@@ -64,6 +64,7 @@ from fashionlens.models.backbone import LITE_MEAN, LITE_STD
 from fashionlens.models.parser import ParserNetSpec, count_parameters, create_parser_net
 from fashionlens.training.export import quantize_int8
 from fashionlens.training.loop import cosine_lr, pick_device, progress_bar, seed_everything
+from fashionlens.training.model_card import reproduce_lines
 from fashionlens.training.provenance import file_sha256, package_version
 
 IGNORE = 255
@@ -769,15 +770,7 @@ def write_parser_card(out: Path, manifest: dict, metrics: dict) -> None:
         "the Clothing Co-Parsing masks and exported to ONNX. `fashionlens parse` turns its "
         "label map into garment instances (boxes, areas, scores) and an overlay.",
         "",
-        "## Reproduce",
-        "",
-        "```",
-        tr["command"],
-        "```",
-        "",
-        f"- seed {tr['seed']}; device `{tr['device']}`; {tr['train_seconds'] / 60:.0f} min of "
-        f"training; best epoch {tr['best_epoch']} of {cfg['epochs']} "
-        f"(validation mIoU {tr['val_miou']:.4f}).",
+        *reproduce_lines(tr, cfg["epochs"], f"validation mIoU {tr['val_miou']:.4f}"),
         f"- recipe: training photos at {cfg['train_size']} px (long side), random zoom "
         f"{cfg['scale'][0]}–{cfg['scale'][1]}, rotation ±{cfg['rotation']}°, horizontal flip "
         f"p={cfg['hflip_p']}, brightness/contrast ±{cfg['brightness']} (no hue change), "
