@@ -20,3 +20,25 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def fixtures() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def demo_catalog_db(tmp_path_factory) -> Path:
+    """The demo catalog (examples/catalog, 40 listings) ingested once per test session.
+
+    Tests must treat it as read-only; a test that changes a catalog builds its own.
+    """
+    from fashionlens.catalog.ingest import ingest
+
+    db = tmp_path_factory.mktemp("demo-catalog")
+    report = ingest(REPO / "examples" / "catalog" / "catalog.csv", db)
+    assert not report.rejected, report.rejected
+    return db
+
+
+@pytest.fixture(scope="session")
+def analyzer():
+    """The shipped models, loaded once per test session (read-only; thread-safe)."""
+    from fashionlens.analysis import Analyzer
+
+    return Analyzer.from_settings()

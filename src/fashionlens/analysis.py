@@ -6,6 +6,8 @@ Untrusted bytes enter through :mod:`fashionlens.imaging` only.
 
 from __future__ import annotations
 
+import base64
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +40,7 @@ class Analyzer:
             self.hedger = hedger_from_bundle(self.classifier.bundle)
         except ValueError:
             self.hedger = None
+        self.taxonomy = self.hedger.taxonomy if self.hedger is not None else None
         self.parser = None
         parser_dir = Path(s.models_dir) / "garment-parser"
         if (parser_dir / "manifest.json").exists():
@@ -46,8 +49,15 @@ class Analyzer:
             self.parser = GarmentParser(parser_dir, threads=s.threads, limits=self.limits)
 
     def analyze(self, data: bytes, *, target_accuracy: float | None = None, top_k: int = 3,
-                with_embedding: bool = False, parse: bool = True) -> dict:
-        """Raises :class:`~fashionlens.imaging.InvalidImage` for anything that is not a photo."""
+                with_embedding: bool = False, parse: bool = True,
+                overlay: bool = False) -> dict:
+        """Everything seen in one photo, as JSON-ready data.
+
+        ``summary`` is one honest sentence ("a top — probably a blouse"), ``icon`` the top-level
+        taxonomy group of the answer; ``overlay`` (when asked) a transparent PNG of the garment
+        mask as a ``data:`` URL, at most 512 px on its long side, to lay over the photo.
+        Raises :class:`~fashionlens.imaging.InvalidImage` for anything that is not a photo.
+        """
         from fashionlens.colour import colours_of_region, garment_mask_for_product_photo
 
         photo = open_image(data, limits=self.limits)
@@ -65,12 +75,15 @@ class Analyzer:
             "hedged": (self.hedger.predict(p[None], target)[0].to_dict()
                        if self.hedger is not None else None),
         }
+        out.update(self._describe(out))
         rgb = np.asarray(photo)
         colours = colours_of_region(rgb, garment_mask_for_product_photo(rgb))
         out["colours"] = colours.to_json(out["label"])
         garments = []
         if parse and self.parser is not None:
             parsed = self.parser.parse_image(photo, keep_photo=False)
+            if overlay:
+                out["overlay"] = _png_data_url(parsed.label_map, parsed.classes)
             for inst in parsed.instances:
                 g = {"label": inst.label, "score": round(float(inst.score), 4),
                      "box": list(inst.box), "area": int(inst.area)}
@@ -81,3 +94,22 @@ class Analyzer:
         if with_embedding:
             out["embedding"] = [round(float(v), 6) for v in emb[0]]
         return out
+
+    def _describe(self, out: dict) -> dict:
+        if self.taxonomy is None or out["hedged"] is None:
+            return {"summary": out["label"], "icon": None}
+        from fashionlens.hedging import HedgedPrediction, describe
+
+        hedged = HedgedPrediction(**out["hedged"])
+        path = hedged.path if len(hedged.path) > 1 else self.taxonomy.path(
+            self.taxonomy.node_for_class(out["label"]))
+        return {"summary": describe(hedged, self.taxonomy, out["label"]),
+                "icon": path[1] if len(path) > 1 else path[0]}
+
+
+def _png_data_url(label_map: np.ndarray, classes) -> str:
+    from fashionlens.garments import mask_overlay
+
+    buf = io.BytesIO()
+    mask_overlay(label_map, list(classes)).save(buf, format="PNG", optimize=False)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

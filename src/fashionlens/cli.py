@@ -226,15 +226,31 @@ def models_info(json_out: Annotated[bool, typer.Option("--json")] = False) -> No
 
 @app.command()
 def serve(
+    db: Annotated[Path | None, typer.Option(
+        help="Catalog to search and audit (made by `fashionlens catalog ingest`); "
+             "default: the demo catalog of examples/.")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    data: Annotated[Path | None, typer.Option(
+        help="Folder for what the server writes (demo catalog, audit jobs); "
+             "default FASHIONLENS_DATA or ~/.local/share/fashionlens.")] = None,
 ) -> None:
-    """Serve the REST API (OpenAPI docs at /docs)."""
+    """Serve the web page (/) and the REST API (OpenAPI docs at /docs)."""
     import uvicorn
 
     from fashionlens.api import create_app
+    from fashionlens.api.demo import ensure_demo_catalog
 
-    uvicorn.run(create_app(), host=host, port=port, timeout_keep_alive=5)
+    settings = get_settings()
+    data_dir = data or settings.data_dir
+    if db is None:
+        db = ensure_demo_catalog(data_dir)
+    elif not (db / "catalog.sqlite").exists():
+        raise typer.BadParameter(f"no catalog at {db}; make one with `fashionlens catalog "
+                                 "ingest FILE --db DIR`", param_hint="--db")
+    app_ = create_app(settings, db_dir=db, data_dir=data_dir)
+    print(f"fashionlens: open http://{host}:{port}/ (API docs at /docs)", flush=True)
+    uvicorn.run(app_, host=host, port=port, timeout_keep_alive=5, log_level="warning")
 
 
 def main() -> None:  # pragma: no cover

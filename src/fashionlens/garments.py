@@ -292,3 +292,24 @@ def render_overlay(
         ink = (0, 0, 0) if luminance > 140 else (255, 255, 255)
         draw.text((left + 2 - tx1, top + 2 - ty1), text, fill=ink, font=font)
     return img
+
+
+def mask_overlay(label_map: np.ndarray, classes: Sequence[str], *, max_side: int = 512,
+                 alpha: float = 0.5, palette: Mapping[str, tuple[int, int, int]] | None = None,
+                 background: str = "background") -> Image.Image:
+    """A transparent RGBA picture of ``label_map`` in class colours (background clear), at most
+    ``max_side`` pixels on its long side, to lay over the photo (e.g. in a web page)."""
+    lm = np.asarray(label_map)
+    if lm.ndim != 2:
+        raise ValueError(f"label_map must be (H, W), got shape {lm.shape}")
+    h, w = lm.shape
+    scale = min(1.0, max_side / max(h, w, 1))
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        lm = np.asarray(Image.fromarray(lm.astype(np.uint8), "L").resize(size, Image.NEAREST))
+    rgba = np.zeros((*lm.shape, 4), dtype=np.uint8)
+    rgba[..., :3] = class_colours(classes, palette)[lm]
+    painted = lm != classes.index(background) if background in classes else np.ones_like(
+        lm, dtype=bool)
+    rgba[..., 3] = np.where(painted, round(255 * alpha), 0)
+    return Image.fromarray(rgba, "RGBA")

@@ -49,6 +49,7 @@ __all__ = [
     "HedgedPrediction",
     "Hedger",
     "clopper_pearson_lower",
+    "describe",
     "evaluate_hedging",
 ]
 
@@ -87,6 +88,32 @@ class HedgedPrediction:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _phrase(taxonomy: Taxonomy, node: str) -> str:
+    """``"a blouse"``, ``"an undershirt"``, ``"tops and shirts"``, ``"footwear"``."""
+    name = taxonomy.nodes[node].display_name("en")
+    name = name if name.isupper() else name[0].lower() + name[1:]
+    if name.endswith("wear") or (name.endswith("s") and not name.endswith("ss")):
+        return name
+    return ("an " if name[0] in "aeiou" else "a ") + name
+
+
+def describe(prediction: HedgedPrediction, taxonomy: Taxonomy, top_class: str) -> str:
+    """One honest sentence for a hedged answer and the classifier's top class.
+
+    ``"a blouse"`` when the hedged answer is that leaf, ``"a top — probably a blouse"`` when it
+    is an ancestor of it, ``"a garment — unsure, perhaps a blouse"`` at the root.
+    """
+    top_node = taxonomy.node_for_class(top_class)
+    said = _phrase(taxonomy, prediction.label)
+    if prediction.label == top_node:
+        return said
+    if len(prediction.path) <= 1:
+        return f"{said} — unsure, perhaps {_phrase(taxonomy, top_node)}"
+    if taxonomy.is_ancestor_or_self(prediction.label, top_node):
+        return f"{said} — probably {_phrase(taxonomy, top_node)}"
+    return said
 
 
 def _json_lambda(lam: float) -> float | None:

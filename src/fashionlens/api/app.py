@@ -1,85 +1,121 @@
-"""FastAPI app factory: ``create_app(settings)``.
+"""FastAPI app factory: ``create_app(settings, db_dir=...)``.
 
-No ``from __future__ import annotations`` here: FastAPI reads the annotations at run time.
+The app holds one set of models (:class:`~fashionlens.analysis.Analyzer`), the served catalog
+when there is one (:class:`~fashionlens.api.catalog.CatalogService`), the audit job runner,
+the concurrency limit and the metrics. Middleware, outermost first: metrics, then the request
+body limits (413 while streaming, 408 for stalled senders).
 """
 
-import asyncio
-from typing import Annotated
+from __future__ import annotations
 
-from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
-from starlette.concurrency import run_in_threadpool
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from fashionlens import __version__
 from fashionlens.analysis import Analyzer
-from fashionlens.api.errors import ApiError, install_handlers
+from fashionlens.api import analyze, audit, catalog
+from fashionlens.api.errors import install_handlers
+from fashionlens.api.limits import BodyLimit, Capacity
+from fashionlens.api.metrics import ApiMetrics, MetricsMiddleware
 from fashionlens.core.settings import Settings, get_settings
 
-CHUNK = 64 * 1024
-
-
-class Capacity:
-    """Bounded concurrency: at most ``limit`` analyses at once; beyond it a fast 503."""
-
-    def __init__(self, limit: int):
-        self._sem = asyncio.Semaphore(limit)
-
-    async def __aenter__(self):
-        if self._sem.locked():
-            raise ApiError(503, "overloaded", "the server is busy; retry shortly",
-                           headers={"Retry-After": "1"})
-        await self._sem.acquire()
-
-    async def __aexit__(self, *exc):
-        self._sem.release()
-
-
-async def read_capped(upload: UploadFile, max_bytes: int) -> bytes:
-    """Read an upload in chunks, refusing it as soon as it passes ``max_bytes`` (413)."""
-    parts, size = [], 0
-    while chunk := await upload.read(CHUNK):
-        size += len(chunk)
-        if size > max_bytes:
-            raise ApiError(413, "too_large_bytes",
-                           f"upload is larger than the {max_bytes / 1024 / 1024:.1f} MiB limit")
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-def get_analyzer(request: Request) -> Analyzer:
-    return request.app.state.analyzer
+WEB = Path(__file__).resolve().parents[1] / "web"
+FORM_SLACK = 64 * 1024  # multipart boundaries and small form fields around the photo
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
+                               "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = None,
-               max_concurrent: int | None = None) -> FastAPI:
+               db_dir: str | Path | None = None, max_concurrent: int | None = None,
+               data_dir: str | Path | None = None) -> FastAPI:
+    """The REST API and web pages.
+
+    ``db_dir``: a catalog made by ``fashionlens catalog ingest`` to search and audit (none:
+    analysis only). ``data_dir`` (default ``settings.data_dir``): where audit jobs are kept.
+    """
     settings = settings or get_settings()
-    app = FastAPI(title="fashionlens", version=__version__,
-                  description="Name garments, hedge honestly, outline them and name colours.")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        app.state.audit_jobs.close()
+
+    app = FastAPI(title="fashionlens", version=__version__, lifespan=lifespan,
+                  description="Name garments, hedge honestly, outline them, name colours, "
+                              "search a catalog by photo and audit it.")
     install_handlers(app)
+    metrics = ApiMetrics()
+    analyzer = analyzer or Analyzer.from_settings(settings)
+    limit = max_concurrent or settings.max_concurrent or max(2, settings.threads * 2)
+    capacity = Capacity(limit, on_reject=metrics.overloaded.inc)
+    metrics.in_flight.set_function(lambda: capacity.in_use)
+
     app.state.settings = settings
-    app.state.analyzer = analyzer or Analyzer.from_settings(settings)
-    app.state.capacity = Capacity(max_concurrent or max(2, settings.threads * 2))
+    app.state.analyzer = analyzer
+    app.state.capacity = capacity
+    app.state.metrics = metrics
+    app.state.catalog = (catalog.CatalogService(db_dir, analyzer.classifier, analyzer.limits)
+                         if db_dir is not None else None)
+    app.state.audit_jobs = audit.AuditJobs(
+        Path(data_dir or settings.data_dir) / "audit",
+        served_db=Path(db_dir) if db_dir is not None else None,
+        analyzer=_audit_analyzer(analyzer), settings=settings,
+        on_finish=lambda state: metrics.audit_jobs.labels(state).inc())
+
+    app.include_router(analyze.router)
+    app.include_router(catalog.router)
+    app.include_router(audit.router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict:
+        """Liveness and what is loaded."""
         a = app.state.analyzer
         return {"status": "ok", "version": __version__,
                 "models": {"classifier": a.classifier.bundle.name,
-                           "parser": a.parser.bundle.name if a.parser else None}}
+                           "parser": a.parser.bundle.name if a.parser else None},
+                "catalog": app.state.catalog.counts if app.state.catalog else None}
 
-    @app.post("/v1/analyze", tags=["analysis"])
-    async def analyze(
-        request: Request,
-        analyzer: Annotated[Analyzer, Depends(get_analyzer)],
-        image: Annotated[UploadFile, File(description="A JPEG, PNG or WebP photo.")],
-        target_accuracy: Annotated[float | None, Form(ge=0.5, le=0.999)] = None,
-        top_k: Annotated[int, Form(ge=1, le=17)] = 3,
-        embedding: Annotated[bool, Form()] = False,
-    ) -> dict:
-        """Garment name, confidence, top-k, hedged label, garments with boxes, colours."""
-        data = await read_capped(image, settings.max_image_bytes)
-        async with request.app.state.capacity:
-            return await run_in_threadpool(analyzer.analyze, data,
-                                           target_accuracy=target_accuracy, top_k=top_k,
-                                           with_embedding=embedding)
+    @app.get("/metrics", tags=["ops"], response_class=Response,
+             responses={200: {"content": {"text/plain": {}}}})
+    def prometheus() -> Response:
+        """Prometheus metrics (text exposition format)."""
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    _add_pages(app)
+    app.add_middleware(BodyLimit, default=settings.max_image_bytes + FORM_SLACK,
+                       limits=[("/v1/audit", settings.max_catalog_bytes + FORM_SLACK)],
+                       timeout=settings.request_timeout)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     return app
+
+
+def _audit_analyzer(analyzer: Analyzer):
+    from fashionlens.catalog.ingest import CatalogAnalyzer
+
+    return CatalogAnalyzer(analyzer.classifier, parser=analyzer.parser or False,
+                           limits=analyzer.limits)
+
+
+def _add_pages(app: FastAPI) -> None:
+    """The web pages: ``/`` (analyse and search) and ``/audit``; assets under ``/static``."""
+    if not (WEB / "index.html").exists():
+        return
+    app.mount("/static", StaticFiles(directory=WEB), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(WEB / "index.html", headers=PAGE_HEADERS)
+
+    @app.get("/audit", include_in_schema=False)
+    def audit_page() -> FileResponse:
+        return FileResponse(WEB / "audit.html", headers=PAGE_HEADERS)

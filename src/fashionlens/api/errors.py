@@ -26,6 +26,18 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
+class RequestRefused(StarletteHTTPException):
+    """Raised while the request body streams in (too large, too slow).
+
+    A Starlette ``HTTPException`` so that FastAPI's body parsing re-raises it untouched
+    instead of turning it into a generic 400.
+    """
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(status_code=status, detail=message)
+        self.code = code
+
+
 def error_body(code: str, message: str) -> dict:
     return {"error": {"code": code, "message": message}}
 
@@ -50,5 +62,7 @@ def install_handlers(app) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):
-        return JSONResponse(error_body("http_error", str(exc.detail)),
-                            status_code=exc.status_code)
+        code = getattr(exc, "code", None) or {404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
