@@ -276,7 +276,7 @@ def find_near_duplicates(store: Any, index: Any, *, threshold: float = DUPLICATE
                 it.id, "near_duplicate", 1.0,
                 f'The photo of "{it.id}" is the same file as the photo of "{first.id}".',
                 {"other": first.id, "similarity": 1.0, "identical": True}))
-    emb = store.whole_photo_embeddings(list(items))
+    emb = store.whole_photo_embeddings(list(items), first_garment=True)
     best: dict[tuple[int, int], tuple[float, float]] = {}  # pair → (score, ncc or -1)
 
     def consider(a: int, b: int, score: float, ncc: float) -> None:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-__all__ = ["FINGERPRINT_SCALES", "FINGERPRINT_SIZE", "COPY_NCC", "fingerprint", "fingerprints"]
+__all__ = ["FINGERPRINT_SCALES", "FINGERPRINT_SIZE", "COPY_NCC", "COPY_NCC_ALONE", "fingerprint", "fingerprints"]
 
 FINGERPRINT_SIZE = 16
 FINGERPRINT_SCALES = (1.0, 0.85, 0.7)
 COPY_NCC = 0.95          # NCC from which two photos count as copies (with a similar embedding)
 COPY_MIN_COSINE = 0.5    # ... whose embeddings must also be at least this similar
+COPY_NCC_ALONE = 0.985   # NCC from which a photo with no whole-photo embedding (a look
+                         # stored as its garments) counts as a copy on pixels alone
 
 
 def fingerprint(img: Image.Image, scale: float = 1.0) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from fashionlens.catalog.fingerprint import COPY_MIN_COSINE, COPY_NCC
+from fashionlens.catalog.fingerprint import COPY_MIN_COSINE, COPY_NCC, COPY_NCC_ALONE
 from fashionlens.catalog.index import VectorIndex, open_index
 from fashionlens.catalog.ingest import GARMENT_REGIONS, CatalogAnalyzer
 from fashionlens.catalog.store import CatalogStore, StoredVector
@@ -270,6 +270,8 @@ class CatalogSearcher:
                 cos = float(np.max(np.asarray(view_embeddings, np.float32) @ emb[pk]))
                 if cos >= COPY_MIN_COSINE:
                     out[pk] = (n, cos)
+            elif n >= COPY_NCC_ALONE:  # a look stored as garments: pixels must say it alone
+                out[pk] = (n, n)
         return out
 
     def _collect(self, scores: np.ndarray, vids: np.ndarray, k: int, node: str | None,

@@ -342,15 +342,17 @@ class CatalogStore:
         return (np.array([r[0] for r in rows], np.int64),
                 data.reshape(len(rows), len(FINGERPRINT_SCALES), -1))
 
-    def whole_photo_embeddings(self, pks: list[int]) -> dict[int, np.ndarray]:
-        """Per item pk, its first vector's embedding (the whole photo, or a look's first
-        garment)."""
+    def whole_photo_embeddings(self, pks: list[int], *,
+                               first_garment: bool = False) -> dict[int, np.ndarray]:
+        """Per item pk, the embedding of its whole photo; a look stored as its garments has
+        none, or (``first_garment``) its first garment's."""
+        where = "" if first_garment else " AND region < 0"
         out: dict[int, np.ndarray] = {}
         for i in range(0, len(pks), 500):
             part = [int(p) for p in pks[i:i + 500]]
             q = ",".join("?" * len(part))
             for r in self.conn.execute(f"SELECT item_pk, embedding FROM vectors WHERE item_pk IN "
-                                       f"({q}) ORDER BY region", part):
+                                       f"({q}){where} ORDER BY region", part):
                 out.setdefault(int(r[0]), np.frombuffer(r[1], np.float32))
         return out
 
