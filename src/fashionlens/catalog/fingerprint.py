@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-__all__ = ["FINGERPRINT_SCALES", "FINGERPRINT_SIZE", "COPY_NCC", "COPY_NCC_ALONE", "fingerprint", "fingerprints"]
+__all__ = ["COPY_MIN_COSINE", "COPY_NCC", "COPY_NCC_ALONE", "FINGERPRINT_SCALES",
+           "FINGERPRINT_SIZE", "fingerprint", "fingerprints"]
 
 FINGERPRINT_SIZE = 16
 FINGERPRINT_SCALES = (1.0, 0.85, 0.7)
