@@ -5,9 +5,9 @@ BIN    := $(VENV)/bin
 
 .PHONY: demo test lint setup-serve setup-dev clean
 
-## demo: set up the serving environment (no torch) and run the main job on the demo photos
+## demo: set up the serving environment (no torch) and serve the web app on the demo catalog
 demo: setup-serve
-	$(BIN)/fashionlens classify examples/photos --target-accuracy 0.95
+	$(BIN)/fashionlens serve
 
 ## test: set up everything (training extras included) and run lint + the whole test suite
 test: setup-dev
