@@ -7,11 +7,16 @@
     whether the main colour named on the recoloured region is the target's name.
 (b) real: the hand-labelled set in benchmarks/data/colour_truth.csv (clothing product photos
     through garment_mask_for_product_photo, CCP garments through their ground-truth masks).
-    Reported: strict accuracy (main colour equals the label), lenient accuracy (also accepting
-    the alternatives the labeller noted for ambiguous garments), and how often the backdrop's
-    colour or skin was reported as a garment's main colour when it is not: backdrop when the
-    wrong main colour lies within 10 CIEDE2000 of the photo border's median colour; skin when
-    the photo shows skin (the labelling notes say so) and the wrong main colour is skin-toned.
+    Reported: strict accuracy (main colour equals the label) and lenient accuracy (also
+    accepting the alternatives the labeller recorded for that photo in ``also_ok``: a shade
+    between two dictionary colours, a print whose ground is a judgement call; never the
+    dictionary's neighbours in general). The lenient figure is the one issue 5's acceptance
+    (>= 0.85) is measured on. Both are given for all rows, for the development half (even
+    data rows, counting from 0) and the held-out half (odd rows). Also reported: how often
+    the backdrop's colour or skin was reported as a garment's main colour when it is not:
+    backdrop when the wrong main colour lies within 10 CIEDE2000 of the photo border's
+    median colour; skin when the photo shows skin (the labelling notes say so) and the
+    wrong main colour is skin-toned.
     CCP garments are read through their ground-truth masks (skin and background excluded by
     the mask), so the two checks concern the product photos.
 
@@ -136,7 +141,7 @@ def real(data: Path, cfg: ColourConfig) -> dict:
     labels = json.loads((data / "ccp" / "labels.json").read_text())
     rows = list(csv.DictReader(TRUTH.open(encoding="utf-8")))
     out_rows = []
-    for r in rows:
+    for i, r in enumerate(rows):
         rgb = np.asarray(open_image(data / r["image"]))
         backdrop_lab = None
         if r["source"] == "ccp":
@@ -162,6 +167,7 @@ def real(data: Path, cfg: ColourConfig) -> dict:
                        else None)
         skin_visible = bool(SKIN_RE.search(r["notes"].lower()))
         out_rows.append({
+            "row": i, "half": "development" if i % 2 == 0 else "held-out",
             "image": r["image"], "source": r["source"], "garment": r["garment"],
             "truth": truth, "also_ok": r["also_ok"], "main": got.main,
             "colours": got.to_json()["colours"], "pattern": got.pattern,
@@ -179,6 +185,12 @@ def real(data: Path, cfg: ColourConfig) -> dict:
         sel = list(sel)
         return round(float(np.mean([x[key] for x in sel])), 4) if sel else None
 
+    # Development half (even data rows, counting from 0) and held-out half (odd rows): the
+    # algorithm and dictionary changes of v2 were made looking at the development half only.
+    halves = {name: {"n": len(sel), "accuracy": acc(sel),
+                     "lenient_accuracy": acc(sel, "lenient_correct")}
+              for name, sel in (("development_even_rows", out_rows[0::2]),
+                                ("held_out_odd_rows", out_rows[1::2]))}
     by_source = {s: {"n": sum(x["source"] == s for x in out_rows),
                      "accuracy": acc(x for x in out_rows if x["source"] == s),
                      "lenient_accuracy": acc((x for x in out_rows if x["source"] == s),
@@ -191,6 +203,7 @@ def real(data: Path, cfg: ColourConfig) -> dict:
         "near_or_same_rate": round(float(np.mean(
             [d.relation(x["truth"], x["main"]) != "different" for x in out_rows])), 4),
         "by_source": by_source,
+        "by_half": halves,
         "backdrop_reported_as_main": sum(x["backdrop_reported"] for x in out_rows),
         "skin_reported_as_main": sum(x["skin_reported"] for x in out_rows),
         "photos_with_skin_visible": sum(x["skin_visible"] for x in out_rows
@@ -234,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"(b) real: {r['n']} garments, main-colour accuracy {r['main_colour_accuracy']:.4f} "
           f"(lenient {r['lenient_accuracy']:.4f}); backdrop reported "
           f"{r['backdrop_reported_as_main']}, skin reported {r['skin_reported_as_main']}")
+    for name, h in r["by_half"].items():
+        print(f"    {name}: n={h['n']} accuracy {h['accuracy']:.4f} "
+              f"(lenient {h['lenient_accuracy']:.4f})")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0

@@ -8,8 +8,11 @@ How a region is read (:func:`colours_of_region`; every knob is in :class:`Colour
 
 1. The region is sampled on a regular grid (at most ``max_pixels``, 4,000 by default), after
    a one-pixel erosion that drops the mixed pixels along its edge.
-2. Exposure: the photo is brightened in linear light so that its brightest 2% outside the
-   garment reaches a white point (:func:`white_balance_gains`; colour constancy, roughly).
+2. Light (:func:`white_balance_gains`; colour constancy, roughly): a tint that the garment
+   and its backdrop share is taken for the light's and removed (a white shirt on a cream
+   mattress under warm light), then the photo is brightened in linear light so that the
+   brightest 2% of its near-neutral pixels outside the garment reach a white point (a
+   saturated backdrop is never taken for white).
 3. Pixels go to CIELAB (D65) through a 64³ lookup table built once with scikit-image;
    distinct colours (5 bits per channel) are clustered with their counts as weights.
 4. k-means (k-means++ seeding with a fixed seed, so results are reproducible) finds up to
@@ -51,6 +54,7 @@ __all__ = [
 ]
 
 _LUT_BITS = 6
+_LUMA = np.array([0.2126, 0.7152, 0.0722])  # linear sRGB → luminance Y
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,13 @@ class ColourConfig:
     white_balance: bool = True      # exposure correction, see white_balance_gains
     white_point: float = 0.8        # luminance Y the photo's brightest 2% is brought to ...
     max_gain: float = 1.6           # ... by at most this factor in linear light
+    white_patch_chroma: float = 20.0  # only near-neutral pixels can stand for white
     remove_cast: bool = False       # neutralise a nearly neutral white patch's tint ...
     max_cast: float = 1.3           # ... by at most this factor between channels
+    shared_tint: bool = True        # a tint shared by garment and backdrop is the light's ...
+    shared_tint_chroma: tuple[float, float] = (8.0, 30.0)  # ... when both have this chroma,
+    shared_tint_hue: float = 20.0   #     hues this close (degrees), chromas within 1.5x,
+    max_tint_gain: float = 1.8      #     the garment no darker; removed up to this factor
     seed: int = 0
 
 
@@ -97,15 +106,28 @@ class GarmentColours:
     main: str | None
     pixels: int = 0                 # garment pixels the estimate is based on (before sampling)
     lab: list[tuple[float, float, float]] = field(default_factory=list, repr=False)
+    display: list[str] = field(default_factory=list, repr=False)  # English display names
 
     def to_json(self, label: str | None = None) -> dict[str, Any]:
+        """``{"label", "colours": [{"name", "display", "share", "rgb"}], "pattern"}``.
+
+        ``name`` is the dictionary id, ``display`` its English display name ("Light blue").
+        """
         out: dict[str, Any] = {} if label is None else {"label": label}
         out["colours"] = [
-            {"name": c.name, "share": round(float(c.share), 4), "rgb": [int(v) for v in c.rgb]}
-            for c in self.colours
+            {"name": c.name, "display": self._display(i), "share": round(float(c.share), 4),
+             "rgb": [int(v) for v in c.rgb]}
+            for i, c in enumerate(self.colours)
         ]
         out["pattern"] = self.pattern
         return out
+
+    def _display(self, i: int) -> str:
+        if i < len(self.display):
+            return self.display[i]
+        name = self.colours[i].name
+        entry = default_dictionary().colours.get(name)
+        return entry.display_name("en") if entry is not None else name
 
 
 @functools.lru_cache(maxsize=1)
@@ -169,38 +191,83 @@ def white_balance_gains(
     """Per-channel linear-light gains ``(3,)`` that correct the photo's exposure.
 
     People judge a garment's colour relative to the scene (colour constancy): a white shirt
-    in a dim phone photo is still white. The photo's brightest 2% (a white backdrop, a white
-    garment, a highlight) stands for white ("white patch"): its luminance is brought to
-    ``config.white_point`` (never darker, at most ``config.max_gain``). With
-    ``config.remove_cast`` (off by default: backdrops are often coloured) a nearly neutral
-    white patch also loses its tint (at most ``config.max_cast`` between channels).
-    A photo with a bright white point gets gains of 1. ``exclude`` (HxW bool, e.g.
-    the garment being measured) keeps a region out of the white patch when enough of the
-    photo is left, so a cream garment is not taken for the white of the scene.
+    in a dim phone photo is still white. The photo's brightest 2% of near-neutral pixels
+    (chroma under ``config.white_patch_chroma``: a white backdrop, a white garment, a
+    highlight; a saturated red cloth is not white however bright) stands for white
+    ("white patch"): its luminance is brought to ``config.white_point`` (never darker, at
+    most ``config.max_gain``). With ``config.remove_cast`` (off by default: backdrops are
+    often coloured) a nearly neutral white patch also loses its tint (at most
+    ``config.max_cast`` between channels). A photo with a bright white point, or with no
+    near-neutral pixels, gets gains of 1. ``exclude`` (HxW bool, e.g. the garment being
+    measured) keeps a region out of the white patch when enough of the photo is left, so a
+    cream garment is not taken for the white of the scene.
+
+    With ``config.shared_tint`` and ``exclude`` given, a tint that the excluded region (the
+    garment) and the rest of the photo (the backdrop) share is taken for the light's and
+    removed (:func:`_shared_tint_cast`): a white shirt on a cream mattress under warm light.
     """
     h, w = rgb.shape[:2]
     s = max(1, math.ceil(math.sqrt(h * w / 10000)))
     px = rgb[::s, ::s].reshape(-1, 3)
-    if exclude is not None:
-        keep = ~exclude[::s, ::s].reshape(-1)
-        if keep.sum() >= 0.1 * keep.size:
-            px = px[keep]
     lab = rgb_to_lab(px)
+    gains = np.ones(3)
+    inside = None if exclude is None else exclude[::s, ::s].reshape(-1)
+    if config.shared_tint and inside is not None:
+        cast = _shared_tint_cast(px, lab, inside, config)
+        if cast is not None:  # the white patch is then looked for in the corrected photo
+            gains = cast
+            px = apply_gains(px, gains)
+            lab = rgb_to_lab(px)
+    if inside is not None and (~inside).sum() >= 0.1 * inside.size:
+        px, lab = px[~inside], lab[~inside]
+    neutral = np.hypot(lab[:, 1], lab[:, 2]) < config.white_patch_chroma
+    px, lab = px[neutral], lab[neutral]
     L = lab[:, 0]
-    hi = np.percentile(L, 98) <= L
+    hi = (np.percentile(L, 98) <= L) if L.size else np.zeros(0, dtype=bool)
     hi &= L < 99.0  # clipped pixels say nothing about the light
     if hi.sum() < 10:
-        return np.ones(3)
+        return gains
     lin = _srgb_to_linear(px[hi].astype(np.float64) / 255.0).mean(0)
-    y = float(lin @ np.array([0.2126, 0.7152, 0.0722]))
-    gain = float(np.clip(config.white_point / max(y, 1e-4), 1.0, config.max_gain))
-    gains = np.full(3, gain)
+    y = float(lin @ _LUMA)
+    gains = gains * float(np.clip(config.white_point / max(y, 1e-4), 1.0, config.max_gain))
     chroma = float(np.hypot(*lab[hi, 1:].mean(0)))
     if config.remove_cast and chroma < 20.0 and y > 0.2:
         cast = y / np.maximum(lin, 1e-4)  # per channel, makes the white patch neutral
         cast = np.clip(cast, 1.0 / config.max_cast, config.max_cast)
-        gains = gains * cast / float(cast @ np.array([0.2126, 0.7152, 0.0722]))
+        gains = gains * cast / float(cast @ _LUMA)
     return gains
+
+
+def _shared_tint_cast(
+    px: np.ndarray, lab: np.ndarray, inside: np.ndarray, cfg: ColourConfig
+) -> np.ndarray | None:
+    """Gains that neutralise the backdrop when garment and backdrop share one tint, else None.
+
+    Two different surfaces with the same moderate chromaticity (a shirt and a mattress both
+    L* 70-80, b* 20) are more likely white and off-white under warm light than two cream
+    things; the garment must be at least about as light as the backdrop (a beige garment on
+    a cream carpet is darker than it and keeps its colour). The backdrop's median colour is
+    made neutral at the same luminance, each channel by at most ``cfg.max_tint_gain``.
+    """
+    n_in = int(inside.sum())
+    if not 0.05 * inside.size <= n_in <= 0.9 * inside.size:
+        return None
+    lo, hi = cfg.shared_tint_chroma
+    bg = np.median(lab[~inside][::2], 0)  # every other pixel: plenty for a median
+    cb = float(np.hypot(bg[1], bg[2]))
+    if not lo <= cb <= hi:  # most backdrops: neutral or saturated, done
+        return None
+    fg = np.median(lab[inside][::2], 0)
+    cf = float(np.hypot(fg[1], fg[2]))
+    if not (lo <= cf <= hi and cf <= 1.5 * cb and cb <= 1.5 * cf):
+        return None
+    dh = math.degrees(math.atan2(fg[2], fg[1]) - math.atan2(bg[2], bg[1]))
+    if abs((dh + 180.0) % 360.0 - 180.0) > cfg.shared_tint_hue or fg[0] < bg[0] - 5.0:
+        return None
+    lin_bg = np.median(_srgb_to_linear(px[~inside].astype(np.float64) / 255.0), 0)
+    cast = float(lin_bg @ _LUMA) / np.maximum(lin_bg, 1e-4)
+    cast = np.clip(cast, 1.0 / cfg.max_tint_gain, cfg.max_tint_gain)
+    return cast / float(cast @ _LUMA)
 
 
 @functools.lru_cache(maxsize=64)
@@ -473,6 +540,7 @@ def colours_of_region(
         main=main,
         pixels=n,
         lab=[tuple(float(v) for v in row) for row in labs],
+        display=[d.colours[c.name].display_name("en") for c in colours],
     )
 
 

@@ -6,7 +6,7 @@ photo: the garment is separated from its backdrop and from skin
 garment's pixels. With ``--json`` each photo is one line::
 
     {"image": "shirt.jpg", "garments": [{"label": "garment", "pattern": "solid",
-      "colours": [{"name": "navy", "share": 0.93, "rgb": [31, 38, 64]}, ...]}]}
+      "colours": [{"name": "navy", "display": "Navy", "share": 0.93, "rgb": [31, 38, 64]}, ...]}]}
 
 A photo that cannot be read is one line ``{"image": path, "error": reason}`` and the batch
 goes on (as in ``fashionlens classify``).
