@@ -3,14 +3,14 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint setup-serve setup-dev clean
+.PHONY: demo test lint setup-serve setup-dev setup-browser clean
 
 ## demo: set up the serving environment (no torch) and serve the web app on the demo catalog
 demo: setup-serve
 	$(BIN)/fashionlens serve
 
 ## test: set up everything (training extras included) and run lint + the whole test suite
-test: setup-dev
+test: setup-dev setup-browser
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
@@ -22,6 +22,13 @@ setup-serve: $(BIN)/python
 
 setup-dev: $(BIN)/python
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[train,dev]'
+
+## setup-browser: Debian's Chromium for the web page tests (tests/test_web_e2e.py), if missing
+setup-browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
