@@ -144,6 +144,7 @@ def test_audit_of_the_served_catalog_finds_the_deliberate_mistakes(client):
     assert {("sh-002", "category_mismatch"), ("dr-002", "colour_mismatch"),
             ("tp-001", "title_mismatch"), ("hd-002", "title_mismatch"),
             ("ts-101", "near_duplicate")} <= found
+    assert job["progress"] == {"done": 40, "total": 40}
     first = job["findings"][0]
     assert first["reason"] and first["thumb_url"].startswith("/v1/items/")
     assert client.get(first["thumb_url"]).headers["content-type"] == "image/jpeg"
@@ -246,3 +247,10 @@ def test_audit_job_ids_are_checked_before_any_file_is_touched(client):
         r = client.get(f"/v1/audit/{job}")
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     assert client.get("/v1/audit/" + "0" * 32 + "/report.html").status_code == 404
+
+
+def test_a_failed_upload_names_the_users_file_not_the_servers_paths(client, data_dir):
+    r = client.post("/v1/audit", files={"catalog": ("my-shop.csv", b"sku,photo\n1,a.jpg\n")})
+    job = _wait(client, r.json()["url"])
+    assert job["status"] == "failed" and "my-shop.csv" in job["error"]
+    assert str(data_dir) not in job["error"] and "/tmp" not in job["error"]

@@ -428,3 +428,26 @@ def test_url_rows_add_and_rebuild_index(tmp_path):
     with CatalogStore(db) as store:
         idx, action = open_index(store)
         assert (idx.factory, action, idx.ntotal) == ("HNSW32", "loaded", 2)
+
+
+def test_unstated_kind_makes_looks_of_outfit_photos_only(tmp_path):
+    """Without a kind column, the parser decides: a photo is a look when it shows a person
+    wearing garments; product photos stay items however the parser's garment classes fire
+    on them."""
+    rows = list(csv.DictReader((DEMO / "catalog.csv").open(encoding="utf-8")))
+    plain = tmp_path / "plain.csv"
+    with plain.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "image", "title", "category", "colour"])
+        for r in rows:
+            w.writerow([r["id"], str(DEMO / r["image"]), r["title"], r["category"], r["colour"]])
+    ingest(plain, tmp_path / "db")
+    store = CatalogStore(tmp_path / "db", create=False)
+    try:
+        kinds = {it.id: it.kind for it in store.items()}
+    finally:
+        store.close()
+    stated = {r["id"]: r["kind"] for r in rows}
+    assert all(kinds[i] == "item" for i, k in stated.items() if k == "item")
+    looks = [i for i, k in stated.items() if k == "look"]
+    assert sum(kinds[i] == "look" for i in looks) >= len(looks) - 2

@@ -122,7 +122,14 @@ class AuditJobs:
         try:
             db = self.served_db if upload is None else self._ingest(job, upload)
             job.stage = "auditing"
+            store = CatalogStore(db, create=False)
+            try:
+                listings = store.count_items()
+            finally:
+                store.close()
+            job.done, job.total = 0, listings
             findings = audit_catalog(db, analyzer=self.analyzer)
+            job.done = listings
             job.findings = [f.to_json() for f in findings]
             store = CatalogStore(db, create=False)
             try:
@@ -134,7 +141,9 @@ class AuditJobs:
                 json.dumps(job.findings, ensure_ascii=False), encoding="utf-8")
             job.status = job.stage = "done"
         except Exception as exc:  # one failed job must not take the worker down
-            job.status, job.error = "failed", _describe(exc)
+            job.status = "failed"
+            job.error = _describe(exc).replace(str(job.folder / "files"), job.source).replace(
+                str(upload), job.source).replace(str(job.folder), job.source)
         finally:
             job.finished = time.time()
             if self._on_finish:

@@ -63,8 +63,8 @@ def _run_ingest(rows, db: str, factory: str | None, rejects: str | None, quiet: 
             for r in report.rejected[:10]:
                 err.print(f"  line {r.line} ({r.id or '?'}): {r.reason}")
         if report.looks_without_garments:
-            err.print(f"{report.looks_without_garments} looks stored as single items "
-                      "(no garment parser installed)")
+            err.print(f"{report.looks_without_garments} looks stored as whole photos (the "
+                      "garment parser found no garment in them, or none is installed)")
     ok = report.added + report.replaced + report.updated + report.unchanged
     if ok == 0 and report.rejected:
         raise typer.Exit(1)
@@ -142,7 +142,8 @@ def stats_cmd(db: DbOpt,
                           "ntotal": index.ntotal if index else 0, "check": action}
         if stats["looks_without_garments"]:
             stats["note"] = ("looks without garment regions are searchable as whole photos "
-                             "only (no garment parser was installed when they were ingested)")
+                             "only (the parser found no garment in them, or none was "
+                             "installed when they were ingested)")
     finally:
         store.close()
     if json_out:
