@@ -11,7 +11,7 @@ demo: setup-serve
 
 ## test: set up everything (training extras included) and run lint + the whole test suite
 test: setup-dev setup-browser
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks fuzz tools
 	$(BIN)/python -m pytest -q
 
 $(BIN)/python:

@@ -211,3 +211,30 @@ def test_pages_are_served_with_a_content_security_policy(client):
         r = client.get(path)
         assert r.status_code == 200 and "text/html" in r.headers["content-type"]
         assert "default-src 'self'" in r.headers["content-security-policy"]
+
+
+def test_when_full_the_503_comes_before_the_upload_is_read(analyzer):
+    import asyncio
+
+    app = create_app(get_settings(), analyzer=analyzer, max_concurrent=1)
+    app.state.capacity.in_use = 1
+    pulled, sent = 0, []
+
+    async def receive():
+        nonlocal pulled
+        pulled += 1
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": True}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "path": "/v1/search", "raw_path": b"/v1/search",
+             "query_string": b"", "root_path": "", "scheme": "http",
+             "headers": [(b"content-type", b"multipart/form-data; boundary=b")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 503 and (b"retry-after", b"1") in sent[0]["headers"]
+    assert pulled == 0
+    metrics = app.state.metrics.render()[0].decode()
+    assert "fashionlens_overload_refusals_total 1.0" in metrics

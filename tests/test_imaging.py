@@ -507,3 +507,32 @@ def test_invalid_image_is_a_value_error_and_pickles():
 def test_imaging_does_not_import_torch():
     code = "import sys, fashionlens.imaging; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def _scan_bomb(scans: int, size: int = 512) -> bytes:
+    """A progressive JPEG whose last scan is repeated ``scans`` times."""
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), (120, 30, 200)).save(buf, format="JPEG", progressive=True)
+    data = buf.getvalue()
+    last = data.rfind(b"\xff\xda")
+    scan = data[last:-2]  # the final scan up to EOI
+    return data[:-2] + scan * scans + b"\xff\xd9"
+
+
+def test_progressive_scan_bomb_is_refused_before_decoding():
+    bomb = _scan_bomb(3000)
+    t = time.perf_counter()
+    with pytest.raises(InvalidImage) as err:
+        open_image(bomb)
+    assert time.perf_counter() - t < 0.1
+    assert err.value.code == "corrupt" and "scans" in err.value.reason
+
+
+def test_scan_budget_scales_with_pixels_and_ordinary_progressive_photos_pass():
+    from fashionlens.imaging import ImageLimits
+
+    assert open_image(_scan_bomb(0)).size == (512, 512)  # an ordinary progressive JPEG
+    small_budget = ImageLimits(max_bytes=10**7, max_pixels=512 * 512)
+    with pytest.raises(InvalidImage):  # 60 scans over the whole pixel allowance: too much
+        open_image(_scan_bomb(50), limits=small_budget)
+    assert open_image(_scan_bomb(5), limits=small_budget).size == (512, 512)

@@ -308,6 +308,29 @@ def _webp_canvas_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+#: More scans than any encoder writes (libjpeg's progressive default: 10; mozjpeg: < 64).
+MAX_JPEG_SCANS = 100
+#: Scans x pixels a JPEG may cost, as a multiple of the pixel limit (40 MP x 24 ≈ 1 s).
+JPEG_SCAN_BUDGET = 24
+
+
+def _jpeg_scans(data: bytes) -> int:
+    """Upper bound of a JPEG's scans: its SOS markers. Entropy-coded bytes FF are stuffed as
+    FF 00, so every FF DA is a real marker; only metadata (an EXIF thumbnail) adds a few."""
+    return data.count(b"\xff\xda")
+
+
+def _check_jpeg_scans(scans: int, size: tuple[int, int], limits: ImageLimits) -> None:
+    """Refuse a progressive "scan bomb": libjpeg makes a full pass over the coefficients per
+    scan and only warns about repeated ones, so decoding costs scans x pixels while each scan
+    adds ~14 bytes to the file (a 58 KB file can hold a worker for minutes)."""
+    w, h = size
+    if scans > MAX_JPEG_SCANS or scans * w * h > JPEG_SCAN_BUDGET * limits.max_pixels:
+        raise InvalidImage(f"JPEG has {scans} scans over {w}x{h} pixels, more decoding work "
+                           "than any real photo needs: refused as a decompression bomb",
+                           "corrupt")
+
+
 def _check_pixels(size: tuple[int, int], limits: ImageLimits) -> None:
     w, h = size
     if w <= 0 or h <= 0:
@@ -357,6 +380,8 @@ def open_image(
     except Exception as exc:
         raise _corrupt(exc) from None
     _check_pixels(img.size, limits)
+    if fmt == "JPEG":
+        _check_jpeg_scans(_jpeg_scans(data), img.size, limits)
     if fmt == "JPEG" and draft_size is not None:
         if draft_size <= 0:
             raise ValueError(f"draft_size must be positive, got {draft_size}")

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
+from fashionlens.api.errors import error_responses
 from fashionlens.api.limits import read_capped, run_bounded
 
-router = APIRouter(tags=["analysis"])
+router = APIRouter(tags=["analysis"], responses=error_responses(400, 408, 413, 415, 422, 503, 504))
 
 
 @router.post("/v1/analyze")

@@ -2,8 +2,9 @@
 
 The app holds one set of models (:class:`~fashionlens.analysis.Analyzer`), the served catalog
 when there is one (:class:`~fashionlens.api.catalog.CatalogService`), the audit job runner,
-the concurrency limit and the metrics. Middleware, outermost first: metrics, then the request
-body limits (413 while streaming, 408 for stalled senders).
+the concurrency limit and the metrics. Middleware, outermost first: metrics, the request body
+limits (413 while streaming, 408 for stalled senders), then load shedding (a fast 503 before
+the upload is read when every analysis slot is busy).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fashionlens import __version__
 from fashionlens.analysis import Analyzer
 from fashionlens.api import analyze, audit, catalog
 from fashionlens.api.errors import install_handlers
-from fashionlens.api.limits import BodyLimit, Capacity
+from fashionlens.api.limits import BodyLimit, Capacity, ShedLoad
 from fashionlens.api.metrics import ApiMetrics, MetricsMiddleware
 from fashionlens.core.settings import Settings, get_settings
 
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = 
         return Response(body, media_type=content_type)
 
     _add_pages(app)
+    app.add_middleware(ShedLoad, capacity=capacity, paths=("/v1/analyze", "/v1/search"))
     app.add_middleware(BodyLimit, default=settings.max_image_bytes + FORM_SLACK,
                        limits=[("/v1/audit", settings.max_catalog_bytes + FORM_SLACK)],
                        timeout=settings.request_timeout)

@@ -26,12 +26,12 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
 from fashionlens.api.catalog import item_urls
-from fashionlens.api.errors import ApiError
+from fashionlens.api.errors import ApiError, error_responses
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], responses=error_responses(400, 404, 408, 409, 413, 422, 503))
 
 
 @dataclass

@@ -17,7 +17,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from PIL import Image
 
-from fashionlens.api.errors import ApiError
+from fashionlens.api.errors import ApiError, error_responses
 from fashionlens.api.limits import read_capped, run_bounded
 from fashionlens.catalog.ingest import CatalogAnalyzer
 from fashionlens.catalog.search import CatalogSearcher, parse_region
@@ -25,7 +25,8 @@ from fashionlens.imaging import ImageLimits, InvalidImage, open_image
 
 FULL_IMAGE_SIDE = 1024
 
-router = APIRouter(tags=["catalog"])
+router = APIRouter(tags=["catalog"],
+                   responses=error_responses(400, 404, 408, 413, 415, 422, 503, 504))
 
 
 def item_urls(item_id: str, prefix: str = "/v1/items") -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fashionlens.imaging import InvalidImage
@@ -18,6 +19,30 @@ IMAGE_STATUS = {
     "too_large_bytes": 413,
     "too_many_pixels": 413,
 }
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of every endpoint."""
+
+    error: ErrorDetail
+
+
+_MEANING = {
+    400: "Empty or unreadable upload", 404: "No such resource", 408: "The body came too slowly",
+    409: "Not ready yet", 413: "Upload too large (bytes or pixels)",
+    415: "Not a JPEG, PNG or WebP photo", 422: "Invalid request or corrupt photo",
+    503: "Busy: retry after Retry-After seconds", 504: "The work took too long",
+}
+
+
+def error_responses(*statuses: int) -> dict:
+    """OpenAPI ``responses=`` entries declaring :class:`ErrorBody` for ``statuses``."""
+    return {s: {"model": ErrorBody, "description": _MEANING.get(s, "Error")} for s in statuses}
 
 
 class ApiError(Exception):

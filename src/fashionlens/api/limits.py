@@ -6,6 +6,8 @@
   multipart parser never sees more than the cap, so nothing large is spooled to disk.
 * :class:`Capacity` admits at most ``limit`` analyses at once; beyond that the answer is an
   immediate 503 with ``Retry-After`` rather than a queue that grows without bound.
+* :class:`ShedLoad` (ASGI middleware) gives that 503 before the upload is even read when
+  capacity is already full, so refusing costs next to nothing under overload.
 * :func:`run_bounded` runs blocking work in a thread under a :class:`Capacity` slot and a
   deadline (504). A thread cannot be killed, so the slot stays taken until the work really
   ends: a stuck analysis still counts against capacity.
@@ -137,12 +139,13 @@ def _too_large_message(cap: int) -> str:
     return f"upload is larger than the {cap / 1024 / 1024:.1f} MiB limit"
 
 
-async def _refuse(send: Callable, status: int, code: str, message: str) -> None:
+async def _refuse(send: Callable, status: int, code: str, message: str, *,
+                  extra: list[tuple[bytes, bytes]] = ()) -> None:
     body = json.dumps(error_body(code, message)).encode("utf-8")
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+                            (b"connection", b"close"), *extra]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -155,3 +158,26 @@ async def read_capped(upload: Any, max_bytes: int, chunk: int = 64 * 1024) -> by
             raise ApiError(413, "too_large_bytes", _too_large_message(max_bytes))
         parts.append(data)
     return b"".join(parts)
+
+
+class ShedLoad:
+    """ASGI middleware: a POST to one of ``paths`` while ``capacity`` is full gets its 503 at
+    once, before its upload is read and parsed (the handler checks again after parsing)."""
+
+    def __init__(self, app: Any, *, capacity: Capacity, paths: Iterable[str]) -> None:
+        self.app = app
+        self.capacity = capacity
+        self.paths = frozenset(paths)
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if (scope["type"] == "http" and scope.get("method") == "POST"
+                and scope.get("path") in self.paths
+                and self.capacity.in_use >= self.capacity.limit):
+            try:
+                self.capacity.acquire()  # raises (and counts) the 503
+            except ApiError as exc:
+                await _refuse(send, exc.status, exc.code, exc.message,
+                              extra=[(b"retry-after", b"1")])
+                return
+            self.capacity.release()  # pragma: no cover - a slot freed in between
+        await self.app(scope, receive, send)
