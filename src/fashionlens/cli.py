@@ -15,6 +15,7 @@ from fashionlens.commands.catalog import audit, catalog_app, search
 from fashionlens.commands.colours import colours as colours_cmd
 from fashionlens.commands.convert import convert_app
 from fashionlens.commands.parse import parse, train_parser_cmd
+from fashionlens.commands.progress import tracked
 from fashionlens.core.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -82,26 +83,33 @@ def classify(
         hedger = hedger_from_bundle(clf.bundle)
     failures = 0
     table = Table("image", "label", "confidence", "top", *(["hedged"] if hedger else []))
-    for res in clf.classify(sources, top_k=top_k, with_probs=hedger is not None):
-        if hasattr(res, "error"):
-            failures += 1
-            if json_out:
-                print(json.dumps(res.to_json(), ensure_ascii=False), flush=True)
-            else:
-                table.add_row(Path(res.image).name, "[red]error[/red]", "", res.error)
-            continue
-        if hedger is not None:
-            res.hedged = hedger.predict(res.probs[None, :], target_accuracy)[0].to_dict()
-        if json_out:
-            print(json.dumps(res.to_json(), ensure_ascii=False), flush=True)
-        else:
-            top = ", ".join(f"{s.label} {s.p:.2f}" for s in res.top)
-            extra = [res.hedged["label"]] if res.hedged else []
-            table.add_row(Path(res.image).name, res.label, f"{res.confidence:.2f}", top, *extra)
+    results = clf.classify(sources, top_k=top_k, with_probs=hedger is not None)
+    for res in tracked(results, total=len(sources), description="classifying", console=err,
+                       json_out=json_out):
+        failures += _emit_classification(res, hedger, target_accuracy, json_out, table)
     if not json_out:
         Console().print(table)
     if failures:
         err.print(f"{failures} of {len(sources)} photos could not be read")
+
+
+def _emit_classification(res, hedger, target_accuracy, json_out: bool, table: Table) -> int:
+    """Print (JSON) or tabulate one result; 1 for a photo that could not be read, else 0."""
+    if hasattr(res, "error"):
+        if json_out:
+            print(json.dumps(res.to_json(), ensure_ascii=False), flush=True)
+        else:
+            table.add_row(Path(res.image).name, "[red]error[/red]", "", res.error)
+        return 1
+    if hedger is not None:
+        res.hedged = hedger.predict(res.probs[None, :], target_accuracy)[0].to_dict()
+    if json_out:
+        print(json.dumps(res.to_json(), ensure_ascii=False), flush=True)
+    else:
+        top = ", ".join(f"{s.label} {s.p:.2f}" for s in res.top)
+        extra = [res.hedged["label"]] if res.hedged else []
+        table.add_row(Path(res.image).name, res.label, f"{res.confidence:.2f}", top, *extra)
+    return 0
 
 
 def reproducible_command(ctx: typer.Context) -> str:

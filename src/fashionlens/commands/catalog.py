@@ -13,15 +13,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
+
+from fashionlens.commands.progress import progress_bar
 
 catalog_app = typer.Typer(
     no_args_is_help=True,
@@ -38,14 +32,7 @@ def _run_ingest(rows, db: str, factory: str | None, rejects: str | None, quiet: 
                 json_out: bool) -> None:
     from fashionlens.catalog import ingest
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), TimeRemainingColumn(), console=err,
-                  disable=quiet or json_out) as progress:
-        task = progress.add_task("ingesting", total=None)
-
-        def tick(done: int, total: int | None) -> None:
-            progress.update(task, completed=done, total=total)
-
+    with progress_bar("ingesting", console=err, disable=quiet or json_out) as tick:
         try:
             report = ingest(rows, db, factory=factory, rejects_path=rejects, progress=tick,
                             log=(lambda m: None) if json_out else err.print)

@@ -23,6 +23,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fashionlens.commands.progress import tracked
+
 __all__ = ["colours", "colours_of_photo"]
 
 err = Console(stderr=True)
@@ -98,7 +100,8 @@ def colours(
     limits = ImageLimits(s.max_image_bytes, s.max_image_pixels)
     failures = 0
     table = Table("image", "colours", "pattern")
-    for source in sources:
+    for source in tracked(sources, total=len(sources), description="naming colours",
+                          console=err, json_out=json_out):
         try:
             doc = colours_of_photo(source, mask=mask, max_colours=max_colours, limits=limits)
         except InvalidImage as exc:

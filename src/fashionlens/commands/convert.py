@@ -8,23 +8,14 @@ the command exits 0 when at least one image was converted (1 when none was, 2 fo
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
 
+from fashionlens.commands.progress import progress_bar
 from fashionlens.datasets.formats import (
     AnnotatedDataset,
     AnnotationError,
@@ -51,17 +42,8 @@ class Target(StrEnum):
     list = "list"
 
 
-@contextmanager
-def _bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), TimeRemainingColumn(), console=err,
-                  transient=False) as progress:
-        task = progress.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        yield update
+def _bar(description: str):
+    return progress_bar(description, console=err)
 
 
 def _write(dataset: AnnotatedDataset, to: str, out: Path, image_root: str,

@@ -19,6 +19,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fashionlens.commands.progress import tracked
+
 err = Console(stderr=True)
 BUNDLE_DIR = "garment-parser"
 
@@ -69,7 +71,8 @@ def parse(
     used: set[str] = set()
     failures = 0
     table = Table("image", "mask", "garments")
-    for res in parser.parse(sources):
+    for res in tracked(parser.parse(sources), total=len(sources), description="parsing",
+                       console=err, json_out=json_out):
         if hasattr(res, "error"):
             failures += 1
             if json_out:
