@@ -536,3 +536,20 @@ def test_scan_budget_scales_with_pixels_and_ordinary_progressive_photos_pass():
     with pytest.raises(InvalidImage):  # 60 scans over the whole pixel allowance: too much
         open_image(_scan_bomb(50), limits=small_budget)
     assert open_image(_scan_bomb(5), limits=small_budget).size == (512, 512)
+
+
+def test_png_of_countless_tiny_chunks_is_refused_fast():
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0)
+    idat = chunk(b"IDAT", zlib.compress(b"".join(b"\0" + b"\x80" * 24 for _ in range(8))))
+    ordinary = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + idat + chunk(b"IEND", b"")
+    assert open_image(ordinary).size == (8, 8)
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"zzZz", b"") * 60_000 + idat
+            + chunk(b"IEND", b""))
+    t = time.perf_counter()
+    with pytest.raises(InvalidImage) as err:
+        open_image(bomb)
+    assert time.perf_counter() - t < 0.5 and "chunks" in err.value.reason
