@@ -254,3 +254,14 @@ def test_a_failed_upload_names_the_users_file_not_the_servers_paths(client, data
     job = _wait(client, r.json()["url"])
     assert job["status"] == "failed" and "my-shop.csv" in job["error"]
     assert str(data_dir) not in job["error"] and "/tmp" not in job["error"]
+
+
+def test_finished_audits_survive_a_server_restart(analyzer, demo_catalog_db, data_dir, client):
+    job = _wait(client, client.post("/v1/audit").json()["url"])
+    assert job["status"] == "done"
+    fresh = create_app(get_settings(), analyzer=analyzer, db_dir=demo_catalog_db,
+                       data_dir=data_dir)
+    with TestClient(fresh) as c:
+        again = c.get(f"/v1/audit/{job['job']}").json()
+        assert again["status"] == "done" and again["findings"] == job["findings"]
+        assert c.get(again["report_url"]).status_code == 200

@@ -7,9 +7,11 @@ or a ZIP with the photos; see :mod:`fashionlens.catalog.upload`), which is first
 a catalog of its own under ``<data>/audit/<job>/``. Jobs run one at a time on a worker thread;
 a few may wait, more are refused with 503. Job ids are random 128-bit hex strings checked
 against a pattern before they touch the file system; finished jobs beyond ``keep`` are
-deleted oldest first.
+deleted oldest first. A finished job is written to ``job.json`` in its folder, so it can still
+be read after the server restarts.
 """
 
+import contextlib
 import json
 import re
 import secrets
@@ -50,6 +52,22 @@ class AuditJob:
     error: str | None = None
     served: bool = False
 
+    def save(self) -> None:
+        doc = {k: getattr(self, k) for k in ("id", "source", "status", "created", "finished",
+                                              "stage", "done", "total", "findings", "rejects",
+                                              "error", "served")}
+        tmp = self.folder / "job.json.part"
+        tmp.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(self.folder / "job.json")
+
+    @classmethod
+    def load(cls, folder: Path) -> "AuditJob | None":
+        try:
+            doc = json.loads((folder / "job.json").read_text(encoding="utf-8"))
+            return cls(folder=folder, **doc)
+        except (OSError, ValueError, TypeError):
+            return None
+
     def to_json(self) -> dict[str, Any]:
         prefix = "/v1/items" if self.served else f"/v1/audit/{self.id}/items"
         findings = [{**f, "thumb_url": item_urls(f["id"], prefix)["thumb_url"]}
@@ -87,6 +105,10 @@ class AuditJobs:
             raise ApiError(404, "not_found", "no such audit job")
         with self._lock:
             job = self._jobs.get(job_id)
+            if job is None and (self.root / job_id / "job.json").exists():
+                job = AuditJob.load(self.root / job_id)  # finished before a restart
+                if job is not None:
+                    self._jobs[job_id] = job
         if job is None:
             raise ApiError(404, "not_found", "no such audit job")
         return job
@@ -146,6 +168,8 @@ class AuditJobs:
                 str(upload), job.source).replace(str(job.folder), job.source)
         finally:
             job.finished = time.time()
+            with contextlib.suppress(OSError):  # the job stays readable in memory
+                job.save()
             if self._on_finish:
                 self._on_finish(job.status)
 
