@@ -96,6 +96,24 @@ class AuditJobs:
         self._jobs: dict[str, AuditJob] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
+        self._reload()
+
+    def _reload(self) -> None:
+        """Jobs finished before a restart come back; those cut off by it are failed."""
+        if not self.root.is_dir():
+            return
+        for folder in self.root.iterdir():
+            if folder.suffix == ".part" and folder.is_file():  # an upload cut off mid-way
+                folder.unlink(missing_ok=True)
+            if not (folder.is_dir() and JOB_ID.match(folder.name)):
+                continue
+            job = AuditJob.load(folder)
+            if job is None:  # the server stopped while it ran
+                job = AuditJob(folder.name, "unknown", folder, status="failed",
+                               error="the server stopped before this audit finished",
+                               finished=time.time())
+            self._jobs[job.id] = job
+        self._prune()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -105,10 +123,6 @@ class AuditJobs:
             raise ApiError(404, "not_found", "no such audit job")
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None and (self.root / job_id / "job.json").exists():
-                job = AuditJob.load(self.root / job_id)  # finished before a restart
-                if job is not None:
-                    self._jobs[job_id] = job
         if job is None:
             raise ApiError(404, "not_found", "no such audit job")
         return job
