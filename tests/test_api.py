@@ -238,3 +238,16 @@ def test_when_full_the_503_comes_before_the_upload_is_read(analyzer):
     assert pulled == 0
     metrics = app.state.metrics.render()[0].decode()
     assert "fashionlens_overload_refusals_total 1.0" in metrics
+
+
+def test_a_product_shot_is_one_garment_and_an_outfit_photo_lists_its_garments(client):
+    """The parser, trained on outfit photos, fires garment classes on product shots (a pair of
+    shoes read as "dress" and "bag"); with nobody wearing them the photo is one garment."""
+    shoes = (LOOKBOOK.parent / "photos" / "sh-002.jpg").read_bytes()
+    body = client.post("/v1/analyze", files={"image": ("s.jpg", shoes)},
+                       data={"overlay": "true"}).json()
+    assert body["kind"] == "item" and body["garments"] == [] and "overlay" not in body
+    assert body["label"] == "Shoes" and body["colours"]["colours"]
+    look = (LOOKBOOK / "look-001.jpg").read_bytes()
+    body = client.post("/v1/analyze", files={"image": ("l.jpg", look)}).json()
+    assert body["kind"] == "look" and body["garments"]

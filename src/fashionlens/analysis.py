@@ -54,8 +54,11 @@ class Analyzer:
         """Everything seen in one photo, as JSON-ready data.
 
         ``summary`` is one honest sentence ("a top — probably a blouse"), ``icon`` the top-level
-        taxonomy group of the answer; ``overlay`` (when asked) a transparent PNG of the garment
-        mask as a ``data:`` URL, at most 512 px on its long side, to lay over the photo.
+        taxonomy group of the answer; ``kind`` is ``look`` when someone wears the clothes (then
+        ``garments`` lists each one the parser outlines, with its colours) and ``item`` for a
+        product shot (``garments`` empty: ``colours`` describe the one garment); ``overlay``
+        (when asked, for looks) a transparent PNG of the garment mask as a ``data:`` URL, at
+        most 512 px on its long side, to lay over the photo.
         Raises :class:`~fashionlens.imaging.InvalidImage` for anything that is not a photo.
         """
         from fashionlens.colour import colours_of_region, garment_mask_for_product_photo
@@ -80,11 +83,19 @@ class Analyzer:
         colours = colours_of_region(rgb, garment_mask_for_product_photo(rgb))
         out["colours"] = colours.to_json(out["label"])
         garments = []
+        out["kind"] = "item"
         if parse and self.parser is not None:
+            from fashionlens.garments import shows_person
+
             parsed = self.parser.parse_image(photo, keep_photo=False)
-            if overlay:
+            # A product shot (no one wearing it) is one garment: the parser, trained on outfit
+            # photos, would name fragments of it as other garments.
+            if shows_person(parsed.label_map, parsed.classes):
+                out["kind"] = "look"
+            instances = parsed.instances if out["kind"] == "look" else []
+            if overlay and instances:
                 out["overlay"] = _png_data_url(parsed.label_map, parsed.classes)
-            for inst in parsed.instances:
+            for inst in instances:
                 g = {"label": inst.label, "score": round(float(inst.score), 4),
                      "box": list(inst.box), "area": int(inst.area)}
                 if inst.mask is not None:

@@ -41,7 +41,9 @@ __all__ = [
     "GarmentInstance",
     "class_colours",
     "instances_from_label_map",
+    "mask_overlay",
     "render_overlay",
+    "shows_person",
 ]
 
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -313,3 +315,24 @@ def mask_overlay(label_map: np.ndarray, classes: Sequence[str], *, max_side: int
         lm, dtype=bool)
     rgba[..., 3] = np.where(painted, round(255 * alpha), 0)
     return Image.fromarray(rgba, "RGBA")
+
+
+#: Shares of the photo the parser must call hair and skin for :func:`shows_person`. Product
+#: photos (flat lays, hangers, mannequins) make a parser trained on outfit photos fire garment
+#: classes, but rarely show hair: on 150 clothing-set product photos and 80 CCP outfit photos
+#: these thresholds find a person in 0.7 % and 80 %.
+PERSON_MIN_HAIR = 0.003
+PERSON_MIN_SKIN = 0.01
+
+
+def shows_person(label_map: np.ndarray, classes: Sequence[str]) -> bool:
+    """Whether a parsed photo shows someone wearing the clothes (an outfit photo, a look)
+    rather than a product shot; True for a parser without ``hair``/``skin`` classes."""
+    classes = list(classes)
+    if "hair" not in classes or "skin" not in classes:
+        return True
+    lm = np.asarray(label_map)
+    n = max(1, lm.size)
+    hair = float(np.count_nonzero(lm == classes.index("hair"))) / n
+    skin = float(np.count_nonzero(lm == classes.index("skin"))) / n
+    return hair >= PERSON_MIN_HAIR and skin >= PERSON_MIN_SKIN

@@ -30,6 +30,7 @@ from fashionlens.catalog.fingerprint import fingerprints
 from fashionlens.catalog.index import VectorIndex, open_index
 from fashionlens.catalog.rows import CatalogRow, RowReject, fetch_image, read_rows
 from fashionlens.catalog.store import CatalogStore, StoredItem, StoredVector
+from fashionlens.garments import shows_person
 from fashionlens.imaging import DEFAULT_LIMITS, ImageLimits, InvalidImage, open_image
 
 __all__ = ["CatalogAnalyzer", "IngestReport", "ingest", "load_parser", "remove", "REJECTS_NAME"]
@@ -41,13 +42,9 @@ COLOUR_SIZE = 320
 GARMENT_REGIONS = {"upper-body": "upper-body", "outerwear": "outerwear", "dress": "one-piece",
                    "lower-body": "bottoms", "footwear": "footwear", "legwear": None,
                    "bag": None, "accessories": None}
-LOOK_MIN_AREA = 0.03      # a garment must cover this share of the photo to make it a look
-# A row of unstated kind is a look when the parser sees a garment on a person:
-# at least this share of hair and of skin. Product photos (flat lays, hangers, mannequins)
-# fool the garment classes of a parser trained on outfit photos, but rarely show hair: on 150
-# clothing-set photos and 80 CCP outfit photos these thresholds call 0.7 % and 80 % looks.
-PERSON_MIN_HAIR = 0.003
-PERSON_MIN_SKIN = 0.01
+# A garment must cover this share of the photo to count; a row of unstated kind is a look when
+# the parser sees such a garment on a person (fashionlens.garments.shows_person).
+LOOK_MIN_AREA = 0.03
 # Search vectors are the embedding, optionally joined by sqrt(class probabilities) x this
 # weight and renormalised: the inner product then adds the Bhattacharyya coefficient of the
 # two photos' class probabilities (weight²) to their embedding cosine. 0 = embedding only.
@@ -93,7 +90,7 @@ def load_parser(models_dir: Path | None = None) -> Any | None:
 
 def _parse(parser: Any, rgb: np.ndarray) -> tuple[list[Any], bool]:
     """Garment instances (with masks at ``rgb``'s size) from a GarmentParser, and whether the
-    photo shows a person (see :data:`PERSON_MIN_HAIR`)."""
+    photo shows a person wearing them (:func:`fashionlens.garments.shows_person`)."""
     classes = list(parser.classes)
     if hasattr(parser, "parse_image"):
         parsed = parser.parse_image(Image.fromarray(rgb), keep_photo=False)
@@ -106,17 +103,7 @@ def _parse(parser: Any, rgb: np.ndarray) -> tuple[list[Any], bool]:
         label_map, _ = parser.label_map(Image.fromarray(rgb))
         label_map = np.asarray(label_map)
         instances = instances_from_label_map(label_map, classes)
-    return instances, _shows_person(label_map, classes)
-
-
-def _shows_person(label_map: np.ndarray, classes: list[str]) -> bool:
-    if "hair" not in classes or "skin" not in classes:
-        return True  # a parser without those classes cannot tell; trust its garments
-    label_map = np.asarray(label_map)
-    n = max(1, label_map.size)
-    hair = float(np.count_nonzero(label_map == classes.index("hair"))) / n
-    skin = float(np.count_nonzero(label_map == classes.index("skin"))) / n
-    return hair >= PERSON_MIN_HAIR and skin >= PERSON_MIN_SKIN
+    return instances, shows_person(label_map, classes)
 
 
 def _hash(data: bytes) -> str:
