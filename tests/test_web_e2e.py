@@ -299,3 +299,18 @@ def test_audit_the_demo_catalog(server, page):
     pg.set_viewport_size({"width": 375, "height": 800})
     _no_horizontal_overflow(pg)
     assert not page.problems, page.problems
+
+
+def test_api_docs_render_offline_from_local_files(server, page):
+    """/docs is Swagger UI from the installed package, not a CDN: it renders every operation
+    on a machine with no internet, and every request it makes goes to this server."""
+    pg = page.page
+    requests: list[str] = []
+    pg.on("request", lambda r: requests.append(r.url))
+    pg.goto(server + "/docs")
+    pg.get_by_text("/v1/analyze").first.wait_for(state="visible")
+    for path in ("/v1/search", "/v1/audit", "/v1/items/{item_id}"):
+        assert pg.get_by_text(path, exact=True).first.is_visible(), path
+    assert requests and all(u.startswith(server) or u.startswith("data:") for u in requests), \
+        [u for u in requests if not u.startswith(server)]
+    assert not page.problems, page.problems

@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = 
         app.state.audit_jobs.close()
 
     app = FastAPI(title="fashionlens", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # served from local files: see _add_docs
                   description="Name garments, hedge honestly, outline them, name colours, "
                               "search a catalog by photo and audit it.")
     install_handlers(app)
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, analyzer: Analyzer | None = 
         return Response(body, media_type=content_type)
 
     _add_pages(app)
+    _add_docs(app)
     app.add_middleware(ShedLoad, capacity=capacity, paths=("/v1/analyze", "/v1/search"))
     app.add_middleware(BodyLimit, default=settings.max_image_bytes + FORM_SLACK,
                        limits=[("/v1/audit", settings.max_catalog_bytes + FORM_SLACK)],
@@ -106,6 +108,24 @@ def _audit_analyzer(analyzer: Analyzer):
 
     return CatalogAnalyzer(analyzer.classifier, parser=analyzer.parser or False,
                            limits=analyzer.limits)
+
+
+def _add_docs(app: FastAPI) -> None:
+    """OpenAPI docs at ``/docs`` with Swagger UI from the installed ``swagger-ui-bundle-v2``
+    package (FastAPI's default loads it from a CDN: a blank page on an offline machine)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title=f"{app.title} API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None})  # no badge fetched from the web
 
 
 def _add_pages(app: FastAPI) -> None:
