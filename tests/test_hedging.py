@@ -265,3 +265,21 @@ def test_errors(tax, hedger):
         hedger.lambda_for(1.0)
     with pytest.raises(ValueError, match="lambda"):
         hedger.hedge_indices(np.full(C, 1.0 / C), -1.0)
+
+
+def test_describe_says_the_hedged_answer_in_one_honest_sentence():
+    from fashionlens.hedging import HedgedPrediction, describe
+
+    t = Taxonomy.load()
+
+    def said(node: str, top: str) -> str:
+        p = HedgedPrediction(node, t.path(node), t.covers(node), 0.95, 0.9)
+        return describe(p, t, top)
+
+    assert said("blouse", "Blouse") == "a blouse"                    # a leaf: no hedge words
+    assert said("shirt-like", "Blouse") == "shirts and blouses — probably a blouse"
+    assert said("outerwear", "Outwear") == "outerwear — probably a jacket or coat"
+    assert said("undershirt", "Undershirt") == "an undershirt"        # article by sound
+    assert said("pants", "Pants") == "pants"                          # plural: no article
+    assert said("garment", "Skirt") == "a garment — unsure, perhaps a skirt"
+    assert said("footwear", "Dress") == "footwear"  # top class outside the node: no guess

@@ -102,12 +102,16 @@ def _emit_classification(res, hedger, target_accuracy, json_out: bool, table: Ta
             table.add_row(Path(res.image).name, "[red]error[/red]", "", res.error)
         return 1
     if hedger is not None:
-        res.hedged = hedger.predict(res.probs[None, :], target_accuracy)[0].to_dict()
+        from fashionlens.hedging import describe
+
+        hedged = hedger.predict(res.probs[None, :], target_accuracy)[0]
+        res.hedged = hedged.to_dict()
+        res.summary = describe(hedged, hedger.taxonomy, res.label)
     if json_out:
         print(json.dumps(res.to_json(), ensure_ascii=False), flush=True)
     else:
         top = ", ".join(f"{s.label} {s.p:.2f}" for s in res.top)
-        extra = [res.hedged["label"]] if res.hedged else []
+        extra = [res.summary] if res.hedged else []
         table.add_row(Path(res.image).name, res.label, f"{res.confidence:.2f}", top, *extra)
     return 0
 

@@ -23,6 +23,7 @@ class Classification:
     embedding: Any = None            # np.ndarray (D,) float32, unit length, when asked for
     probs: Any = None                # np.ndarray (C,) calibrated class probabilities, when asked
     hedged: dict | None = None       # filled in by hedging
+    summary: str | None = None       # the hedged answer as a sentence ("a top — probably ...")
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {"image": self.image, "label": self.label,
@@ -30,6 +31,8 @@ class Classification:
                                "top": [{"label": s.label, "p": round(s.p, 6)} for s in self.top]}
         if self.hedged is not None:
             out["hedged"] = self.hedged
+        if self.summary is not None:
+            out["summary"] = self.summary
         return out
 
 
