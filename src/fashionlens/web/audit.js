@@ -108,7 +108,7 @@ function statedSeen(f) {
     case "near_duplicate": {
       const how = ev.pixel_ncc != null ? `pixel match ${Number(ev.pixel_ncc).toFixed(3)}`
         : ev.identical ? "identical file" : `similarity ${ev.similarity}`;
-      return [f.id, `copy of ${ev.other} (${how})`];
+      return ["a listing of its own", `copy of ${ev.other} (${how})`];
     }
     default:
       return [ev.stated, typeof ev.seen === "string" ? ev.seen : ""];
