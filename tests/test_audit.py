@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -172,3 +173,40 @@ def test_audit_finds_the_demo_catalog_mistakes(tmp_path):
     assert all(f["reason"] and isinstance(f["evidence"], dict) for f in findings)
     assert ("bl-002", "category_mismatch") not in got      # "top" for a blouse is fine
     assert "data:image/jpeg;base64," in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(not (BUNDLE / "manifest.json").exists(),
+                    reason="shipped classifier bundle not present")
+def test_audit_of_a_training_set_finds_misfiled_and_duplicate_photos(tmp_path):
+    """A folder of class folders is ingested as listings stating their label; the audit then
+    names the photo filed under the wrong class and the photo filed twice."""
+    rows = list(csv.DictReader((DEMO / "catalog.csv").open(encoding="utf-8")))
+    data = tmp_path / "train"
+    for r in rows:
+        if r["kind"] == "item" and r["id"] not in ("sh-002", "ts-101", "dr-002", "tp-001",
+                                                   "hd-002", "bl-002"):
+            (data / r["category"]).mkdir(parents=True, exist_ok=True)
+            shutil.copy(DEMO / r["image"], data / r["category"] / f"{r['id']}.jpg")
+    shutil.copy(DEMO / "photos" / "sh-001.jpg", data / "Dress" / "misfiled.jpg")
+    shutil.copy(DEMO / "photos" / "pa-001.jpg", data / "Pants" / "pa-001-again.jpg")
+    (data / "Dress" / "notes.jpg").write_text("not a photo", encoding="utf-8")
+
+    app = typer.Typer()
+    app.add_typer(catalog_app, name="catalog")
+    app.command("audit")(audit)
+    runner = CliRunner()
+    db = tmp_path / "db"
+    res = runner.invoke(app, ["catalog", "ingest", str(data), "--db", str(db), "--quiet"])
+    assert res.exit_code == 0, res.output
+    rejects = (db / "rejects.csv").read_text(encoding="utf-8")
+    assert "Dress/notes.jpg" in rejects  # the unreadable file is named, the rest ingested
+    res = runner.invoke(app, ["audit", "--db", str(db), "--json",
+                              "--checks", "label_issue,category_mismatch,near_duplicate"])
+    assert res.exit_code == 0, res.output
+    got = {(f["id"], f["check"]) for f in json.loads(res.stdout)}
+    assert {("Dress/misfiled.jpg", "category_mismatch"),
+            ("Dress/misfiled.jpg", "label_issue")} <= got, sorted(got)
+    assert any(i in ("Pants/pa-001.jpg", "Pants/pa-001-again.jpg") and c == "near_duplicate"
+               for i, c in got), sorted(got)
+    flagged = {i for i, _ in got}
+    assert len(flagged) <= 4, sorted(got)  # a handful to look at, not the whole set

@@ -25,7 +25,8 @@ from typing import Any
 
 from fashionlens.imaging import DEFAULT_LIMITS, ImageLimits, InvalidImage, read_bytes
 
-__all__ = ["CatalogRow", "RowReject", "read_rows", "fetch_image", "write_rejects"]
+__all__ = ["CatalogRow", "RowReject", "fetch_image", "read_rows", "rows_from_dataset",
+           "write_rejects"]
 
 KNOWN = ("id", "image", "title", "category", "colour", "kind")
 _ALIASES = {"color": "colour", "colour_name": "colour", "image_path": "image", "url": "image",
@@ -217,3 +218,31 @@ def write_rejects(path: str | Path, rejects: list[RowReject], *, source: str = "
             w.writerow(["source", "line", "id", "reason", "raw"])
         for r in rejects:
             w.writerow([source, r.line, r.id or "", r.reason, r.raw])
+
+
+def rows_from_dataset(path: str | Path) -> list[CatalogRow | RowReject]:
+    """A labelled training set as catalog rows, to audit it for label errors and duplicates.
+
+    ``path`` is anything :func:`fashionlens.datasets.read_dataset` reads (class folders, a
+    folder with a ``labels.csv`` manifest, the clothing set). Each photo becomes an ``item``
+    whose id is its path relative to the dataset root and whose category is its label; rows the
+    reader rejected come back as :class:`RowReject`.
+    """
+    from fashionlens.datasets.labelled import read_dataset
+
+    ds = read_dataset(path)
+    root = Path(ds.root) if ds.root is not None else Path(path)
+    out: list[CatalogRow | RowReject] = []
+    for line, item in enumerate(ds.items, 1):
+        p = Path(item.path)
+        try:
+            rid = p.relative_to(root).as_posix()
+        except ValueError:
+            rid = p.as_posix()
+        meta = {k: v for k, v in {"group": item.group, **item.meta}.items()
+                if v not in (None, "")}
+        out.append(CatalogRow(id=rid, image=str(p), category=item.label, kind="item",
+                              metadata=meta, line=line))
+    for where, reason in ds.rejects:
+        out.append(RowReject(where if isinstance(where, int) else 0, None, f"{where}: {reason}"))
+    return out

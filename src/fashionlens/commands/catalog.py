@@ -59,7 +59,9 @@ def _run_ingest(rows, db: str, factory: str | None, rejects: str | None, quiet: 
 
 @catalog_app.command("ingest")
 def ingest_cmd(
-    file: Annotated[str, typer.Argument(help="Catalog rows: a .csv or .jsonl file.")],
+    file: Annotated[str, typer.Argument(
+        help="Catalog rows: a .csv or .jsonl file; or a labelled training set (a folder of "
+             "class folders, or with a labels.csv) to audit for label errors and duplicates.")],
     db: DbOpt,
     factory: FactoryOpt = None,
     rejects: Annotated[str | None, typer.Option(
@@ -69,9 +71,24 @@ def ingest_cmd(
 ) -> None:
     """Ingest a catalog file: classify, hedge, measure colours and embed every photo.
 
+    Given a labelled training set instead, each photo becomes a listing stating its label, so
+    that `fashionlens audit --checks label_issue,near_duplicate` finds mislabelled and
+    duplicate training photos.
+
     Idempotent and resumable: unchanged rows are skipped, so re-run after an interruption.
     """
-    if not Path(file).is_file():
+    path = Path(file)
+    if path.is_dir():  # a labelled training set: category = label, id = relative path
+        from fashionlens.catalog.rows import rows_from_dataset
+
+        try:
+            rows = rows_from_dataset(path)
+        except (ValueError, OSError) as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+        _run_ingest(rows, db, factory, rejects, quiet, json_out)
+        return
+    if not path.is_file():
         err.print(f"[red]no such file: {file}[/red]")
         raise typer.Exit(2)
     _run_ingest(file, db, factory, rejects, quiet, json_out)
