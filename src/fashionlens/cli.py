@@ -22,6 +22,23 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Look at clothing photos the way a merchandiser or a stylist would.")
 train_app = typer.Typer(no_args_is_help=True, help="Train models on your own photos.")
 models_app = typer.Typer(no_args_is_help=True, help="Shipped model bundles.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from fashionlens import __version__
+
+        print(f"fashionlens {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print the version and exit.")] = False) -> None:
+    """Look at clothing photos the way a merchandiser or a stylist would."""
+
+
 app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
 app.add_typer(convert_app, name="convert")
@@ -246,6 +263,8 @@ def serve(
     data: Annotated[Path | None, typer.Option(
         help="Folder for what the server writes (demo catalog, audit jobs); "
              "default FASHIONLENS_DATA or ~/.local/share/fashionlens.")] = None,
+    log_level: Annotated[str, typer.Option(
+        help="uvicorn log level; 'info' also logs every request.")] = "warning",
 ) -> None:
     """Serve the web page (/) and the REST API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -262,7 +281,7 @@ def serve(
                                  "ingest FILE --db DIR`", param_hint="--db")
     app_ = create_app(settings, db_dir=db, data_dir=data_dir)
     print(f"fashionlens: open http://{host}:{port}/ (API docs at /docs)", flush=True)
-    uvicorn.run(app_, host=host, port=port, timeout_keep_alive=5, log_level="warning")
+    uvicorn.run(app_, host=host, port=port, timeout_keep_alive=5, log_level=log_level)
 
 
 def main() -> None:  # pragma: no cover

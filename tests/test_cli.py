@@ -1,4 +1,5 @@
-"""The batch commands' progress bar: on an interactive stderr only, never mixed into JSON."""
+"""CLI conveniences: the batch commands' progress bar (on an interactive stderr only, never
+mixed into JSON) and --version."""
 
 from __future__ import annotations
 
@@ -39,3 +40,13 @@ def test_tracked_is_silent_when_stderr_is_not_a_terminal(capsys):
     assert list(tracked(range(4), total=4, description="x", console=console)) == [0, 1, 2, 3]
     assert out.getvalue() == ""
     assert capsys.readouterr().out == ""  # nothing leaks into stdout either
+
+
+def test_version_flag_prints_the_package_version():
+    from typer.testing import CliRunner
+
+    from fashionlens import __version__
+    from fashionlens.cli import app
+
+    res = CliRunner().invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.stdout.strip() == f"fashionlens {__version__}"
