@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import struct
 import time
-import zlib
 from pathlib import Path
 
 import pytest
@@ -12,21 +10,13 @@ import pytest
 pytest.importorskip("fastapi")
 
 from fastapi.testclient import TestClient  # noqa: E402
+from pngs import png_header  # noqa: E402
 
 from fashionlens.api import create_app  # noqa: E402
 from fashionlens.core.settings import get_settings  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "photos"
 LOOKBOOK = Path(__file__).resolve().parents[1] / "examples" / "catalog" / "lookbook"
-
-
-def _png_header(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 8))
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +53,7 @@ def test_analyze_a_real_photo(client):
     ("empty.jpg", b"", 400, "empty"),
     ("doc.jpg", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", 415,
      "unsupported_format"),
-    ("bomb.png", _png_header(20_000, 20_000), 413, "too_many_pixels"),
+    ("bomb.png", png_header(20_000, 20_000), 413, "too_many_pixels"),
     ("big.jpg", b"\xff\xd8\xff" + b"\0" * (3 * 1024 * 1024), 413, "too_large_bytes"),
 ])
 def test_hostile_uploads_get_clear_fast_errors(client, name, payload, status, code):

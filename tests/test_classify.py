@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from pngs import png_header
 from typer.testing import CliRunner
 
 from fashionlens.cli import app
@@ -19,17 +18,6 @@ from fashionlens.inference import GarmentClassifier, ModelBundle
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "models" / "garment-classifier"
 EXAMPLES = REPO / "examples" / "photos"
-
-
-def _png_header_only(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF
-        )
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * 16)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +33,7 @@ def hostile(tmp_path: Path) -> dict[str, Path]:
         "truncated.jpg": real[: len(real) // 2],
         "corrupt.jpg": b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8,
         "document.jpg": b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n",
-        "bomb.png": _png_header_only(20_000, 20_000),
+        "bomb.png": png_header(20_000, 20_000),
     }
     out = {}
     for name, data in files.items():

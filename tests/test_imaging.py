@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
+from pngs import png_bytes, png_chunk
 
 from fashionlens.imaging import (
     ERROR_CODES,
@@ -43,18 +44,7 @@ def encode(img: Image.Image, fmt: str, **kwargs) -> bytes:
 
 def png_by_hand(width: int, height: int, raw: bytes, *, bit_depth: int = 8, colour: int = 2):
     """A PNG written byte by byte: signature, IHDR (correct CRC), one IDAT, IEND."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
+    return png_bytes(width, height, raw, bit_depth=bit_depth, colour=colour)
 
 
 def refused(source, code: str, **kwargs) -> InvalidImage:
@@ -539,10 +529,7 @@ def test_scan_budget_scales_with_pixels_and_ordinary_progressive_photos_pass():
 
 
 def test_png_of_countless_tiny_chunks_is_refused_fast():
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
+    chunk = png_chunk
     ihdr = struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0)
     idat = chunk(b"IDAT", zlib.compress(b"".join(b"\0" + b"\x80" * 24 for _ in range(8))))
     ordinary = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + idat + chunk(b"IEND", b"")

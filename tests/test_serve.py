@@ -5,26 +5,16 @@ from __future__ import annotations
 
 import os
 import socket
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import httpx
+from pngs import png_header
 
 REPO = Path(__file__).resolve().parents[1]
 EXE = Path(sys.executable).with_name("fashionlens")
-
-
-def _png_header(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 8))
 
 
 def _free_port() -> int:
@@ -59,7 +49,7 @@ def test_serve_without_db_builds_and_serves_the_demo_catalog(tmp_path):
         assert r.status_code == 200 and r.json()["results"][0]["id"] == "sk-001"
         # hostile uploads over real HTTP: a clear 4xx within a second, and it keeps serving
         good = photo.read_bytes()
-        hostile = {"pixel bomb": (_png_header(30_000, 30_000), 413),
+        hostile = {"pixel bomb": (png_header(30_000, 30_000), 413),
                    "PDF named .jpg": (b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n", 415),
                    "empty": (b"", 400), "truncated": (good[: len(good) // 2], 422)}
         for name, (payload, status) in hostile.items():
