@@ -53,17 +53,14 @@ class CatalogService:
         self.analyzer = CatalogAnalyzer(classifier, parser=False, colours=False, limits=limits)
         self.limits = limits
         self._local = threading.local()
-        self._copies = None
-        self._lock = threading.Lock()
+        self._shared: dict[str, Any] = {}  # tables every thread's searcher builds only once
 
     def searcher(self) -> CatalogSearcher:
         s = getattr(self._local, "searcher", None)
         if s is None:
-            s = CatalogSearcher(self.db_dir, analyzer=self.analyzer, index=self.index)
+            s = CatalogSearcher(self.db_dir, analyzer=self.analyzer, index=self.index,
+                                cache=self._shared)
             self._local.searcher = s
-        with self._lock:  # one copy-detection table for all threads
-            if self._copies is not None:
-                s._fp = self._copies
         return s
 
     def search(self, data: bytes, *, k: int, category: str | None, colour: str | None,
@@ -75,9 +72,6 @@ class CatalogService:
                                      region=region)))
         except ValueError as exc:  # unknown category/colour names, a region off the photo
             raise ApiError(422, "invalid_request", str(exc)) from None
-        with self._lock:
-            if self._copies is None and s._fp is not None:
-                self._copies = s._fp
         if "error" in out:
             raise ApiError(422, "unreadable", out["error"])
         return [_public_hit(h) for h in out["results"]]

@@ -128,7 +128,10 @@ class CatalogSearcher:
     """Search the catalog at ``db_dir`` (opened read-mostly; the index is checked first)."""
 
     def __init__(self, db_dir: str | Path, *, analyzer: CatalogAnalyzer | None = None,
-                 index: VectorIndex | None = None) -> None:
+                 index: VectorIndex | None = None, cache: dict[str, Any] | None = None) -> None:
+        """``index``: an already open index to use. ``cache``: a dict that searchers of the same
+        catalog share (one per thread, say), so derived tables such as the copy-detection
+        index are built once."""
         from fashionlens.colour import default_dictionary
         from fashionlens.core.taxonomy import Taxonomy
 
@@ -139,7 +142,7 @@ class CatalogSearcher:
         self.index = index
         self.taxonomy = Taxonomy.load()
         self.colour_dictionary = default_dictionary()
-        self._fp: tuple[np.ndarray, Any] | None = None
+        self._cache = {} if cache is None else cache
 
     def close(self) -> None:
         self.store.close()
@@ -236,17 +239,17 @@ class CatalogSearcher:
 
     # ------------------------------------------------------------------ copies of a photo
     def _copy_index(self) -> tuple[np.ndarray, Any]:
-        if self._fp is None:
+        if "copies" not in self._cache:
             import faiss
 
             pks, fps = self.store.fingerprints()
             if not len(pks):
-                self._fp = (pks, None)
+                self._cache["copies"] = (pks, None)
             else:
                 index = faiss.IndexFlatIP(fps.shape[-1])
                 index.add(np.ascontiguousarray(fps.reshape(-1, fps.shape[-1])))
-                self._fp = (np.repeat(pks, fps.shape[1]), index)
-        return self._fp
+                self._cache["copies"] = (np.repeat(pks, fps.shape[1]), index)
+        return self._cache["copies"]
 
     def copies(self, view_fingerprints: np.ndarray, view_embeddings: np.ndarray, *,
                k: int = 10) -> dict[int, tuple[float, float]]:
