@@ -36,12 +36,20 @@ class Capacity:
         self.in_use = 0
         self._on_reject = on_reject
 
+    @property
+    def full(self) -> bool:
+        return self.in_use >= self.limit
+
+    def refusal(self) -> ApiError:
+        """The 503 for a request that finds every slot taken (counted as a refusal)."""
+        if self._on_reject:
+            self._on_reject()
+        return ApiError(503, "overloaded", "the server is busy; retry shortly",
+                        headers={"Retry-After": "1"})
+
     def acquire(self) -> None:
-        if self.in_use >= self.limit:
-            if self._on_reject:
-                self._on_reject()
-            raise ApiError(503, "overloaded", "the server is busy; retry shortly",
-                           headers={"Retry-After": "1"})
+        if self.full:
+            raise self.refusal()
         self.in_use += 1
 
     def release(self) -> None:
@@ -171,13 +179,10 @@ class ShedLoad:
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if (scope["type"] == "http" and scope.get("method") == "POST"
-                and scope.get("path") in self.paths
-                and self.capacity.in_use >= self.capacity.limit):
-            try:
-                self.capacity.acquire()  # raises (and counts) the 503
-            except ApiError as exc:
-                await _refuse(send, exc.status, exc.code, exc.message,
-                              extra=[(b"retry-after", b"1")])
-                return
-            self.capacity.release()  # pragma: no cover - a slot freed in between
+                and scope.get("path") in self.paths and self.capacity.full):
+            exc = self.capacity.refusal()
+            await _refuse(send, exc.status, exc.code, exc.message,
+                          extra=[(k.lower().encode(), v.encode())
+                                 for k, v in (exc.headers or {}).items()])
+            return
         await self.app(scope, receive, send)
