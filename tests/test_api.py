@@ -241,3 +241,19 @@ def test_a_product_shot_is_one_garment_and_an_outfit_photo_lists_its_garments(cl
     look = (LOOKBOOK / "look-001.jpg").read_bytes()
     body = client.post("/v1/analyze", files={"image": ("l.jpg", look)}).json()
     assert body["kind"] == "look" and body["garments"]
+
+
+def test_analysis_names_things_in_the_asked_language(client):
+    look = (LOOKBOOK / "look-001.jpg").read_bytes()
+    es = client.post("/v1/analyze", files={"image": ("l.jpg", look)}, data={"lang": "es"}).json()
+    en = client.post("/v1/analyze", files={"image": ("l.jpg", look)}).json()
+    assert es["label"] == en["label"] and es["summary"] != en["summary"]
+    from fashionlens.colour import default_dictionary
+
+    names = default_dictionary().colours
+    for doc in [es["colours"], *(g["colours"] for g in es["garments"])]:
+        for c in doc["colours"]:
+            assert c["display"] == names[c["name"]].display_name("es")
+    assert any(g.get("display") and g["display"] != g["label"] for g in es["garments"])
+    r = client.post("/v1/analyze", files={"image": ("l.jpg", look)}, data={"lang": "de"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"

@@ -283,3 +283,16 @@ def test_describe_says_the_hedged_answer_in_one_honest_sentence():
     assert said("pants", "Pants") == "pants"                          # plural: no article
     assert said("garment", "Skirt") == "a garment — unsure, perhaps a skirt"
     assert said("footwear", "Dress") == "footwear"  # top class outside the node: no guess
+
+
+def test_describe_speaks_the_languages_of_the_taxonomy():
+    from fashionlens.hedging import HEDGE_LANGUAGES, HedgedPrediction, describe
+
+    t = Taxonomy.load()
+    assert set(HEDGE_LANGUAGES) <= set(t.languages)
+    p = HedgedPrediction("shirt-like", t.path("shirt-like"), t.covers("shirt-like"), 0.95, 0.9)
+    assert describe(p, t, "Blouse", "es") == "camisas y blusas — probablemente blusa"
+    assert describe(p, t, "Blouse", "ru") == "рубашки и блузки — вероятно, блузка"
+    root = HedgedPrediction("garment", ["garment"], t.covers("garment"), 0.95, 1.0)
+    assert describe(root, t, "Skirt", "ro") == "articol de îmbrăcăminte — nesigur; poate fustă"
+    assert describe(p, t, "Blouse", "xx") == describe(p, t, "Blouse")  # unknown: English

@@ -314,3 +314,34 @@ def test_api_docs_render_offline_from_local_files(server, page):
     assert requests and all(u.startswith(server) or u.startswith("data:") for u in requests), \
         [u for u in requests if not u.startswith(server)]
     assert not page.problems, page.problems
+
+
+def test_names_follow_the_chosen_language_and_the_choice_is_kept(server, page):
+    import httpx
+
+    pg = page.page
+    pg.goto(server + "/")
+    pg.wait_for_selector("html[data-ready]", state="attached")
+    pg.get_by_test_id("lang").select_option("es")
+    pg.get_by_test_id("file-input").set_input_files(str(LOOK))
+    summary = pg.get_by_test_id("summary")
+    summary.wait_for(state="visible")
+    expected = httpx.post(server + "/v1/analyze", files={"image": LOOK.read_bytes()},
+                          data={"lang": "es"}, timeout=60).json()
+    want = expected["summary"][0].upper() + expected["summary"][1:]
+    pg.wait_for_function("w => document.querySelector('[data-testid=summary]').textContent === w",
+                         arg=want)
+    spanish = expected["colours"]["colours"][0]["display"]
+    assert spanish in pg.get_by_test_id("swatches").inner_text()
+    # back to English: the photo is analysed again in English
+    english = httpx.post(server + "/v1/analyze", files={"image": LOOK.read_bytes()},
+                         timeout=60).json()["summary"]
+    pg.get_by_test_id("lang").select_option("en")
+    pg.wait_for_function("w => document.querySelector('[data-testid=summary]').textContent === w",
+                         arg=english[0].upper() + english[1:])
+    pg.get_by_test_id("lang").select_option("ro")
+    pg.reload()
+    pg.wait_for_selector("html[data-ready]", state="attached")
+    assert pg.get_by_test_id("lang").input_value() == "ro"  # kept in this browser
+    # the reload cut off the Romanian re-analysis that choosing "ro" started: only that aborts
+    assert [p for p in page.problems if "ERR_ABORTED" not in p] == [], page.problems

@@ -50,7 +50,7 @@ class Analyzer:
 
     def analyze(self, data: bytes, *, target_accuracy: float | None = None, top_k: int = 3,
                 with_embedding: bool = False, parse: bool = True,
-                overlay: bool = False) -> dict:
+                overlay: bool = False, lang: str = "en") -> dict:
         """Everything seen in one photo, as JSON-ready data.
 
         ``summary`` is one honest sentence ("a top — probably a blouse"), ``icon`` the top-level
@@ -58,7 +58,8 @@ class Analyzer:
         ``garments`` lists each one the parser outlines, with its colours) and ``item`` for a
         product shot (``garments`` empty: ``colours`` describe the one garment); ``overlay``
         (when asked, for looks) a transparent PNG of the garment mask as a ``data:`` URL, at
-        most 512 px on its long side, to lay over the photo.
+        most 512 px on its long side, to lay over the photo. ``lang`` (en, es, ca, ro, ru)
+        is the language of ``summary`` and of the ``display`` names of colours and garments.
         Raises :class:`~fashionlens.imaging.InvalidImage` for anything that is not a photo.
         """
         from fashionlens.colour import colours_of_region, garment_mask_for_product_photo
@@ -78,7 +79,7 @@ class Analyzer:
             "hedged": (self.hedger.predict(p[None], target)[0].to_dict()
                        if self.hedger is not None else None),
         }
-        out.update(self._describe(out))
+        out.update(self._describe(out, lang))
         rgb = np.asarray(photo)
         colours = colours_of_region(rgb, garment_mask_for_product_photo(rgb))
         out["colours"] = colours.to_json(out["label"])
@@ -102,11 +103,28 @@ class Analyzer:
                     g["colours"] = colours_of_region(rgb, inst.mask).to_json(inst.label)
                 garments.append(g)
         out["garments"] = garments
+        if lang != "en":
+            self._translate(out, lang)
         if with_embedding:
             out["embedding"] = [round(float(v), 6) for v in emb[0]]
         return out
 
-    def _describe(self, out: dict) -> dict:
+    def _translate(self, out: dict, lang: str) -> None:
+        """Colour and garment ``display`` names in ``lang``."""
+        from fashionlens.catalog.ingest import GARMENT_REGIONS
+        from fashionlens.colour import default_dictionary
+
+        colours = default_dictionary().colours
+        for doc in [out["colours"], *(g.get("colours") or {} for g in out["garments"])]:
+            for c in doc.get("colours", []):
+                if c.get("name") in colours:
+                    c["display"] = colours[c["name"]].display_name(lang)
+        for g in out["garments"]:
+            node = GARMENT_REGIONS.get(g["label"])
+            if node and self.taxonomy is not None and node in self.taxonomy.nodes:
+                g["display"] = self.taxonomy.nodes[node].display_name(lang)
+
+    def _describe(self, out: dict, lang: str = "en") -> dict:
         if self.taxonomy is None or out["hedged"] is None:
             return {"summary": out["label"], "icon": None}
         from fashionlens.hedging import HedgedPrediction, describe
@@ -114,7 +132,7 @@ class Analyzer:
         hedged = HedgedPrediction(**out["hedged"])
         path = hedged.path if len(hedged.path) > 1 else self.taxonomy.path(
             self.taxonomy.node_for_class(out["label"]))
-        return {"summary": describe(hedged, self.taxonomy, out["label"]),
+        return {"summary": describe(hedged, self.taxonomy, out["label"], lang),
                 "icon": path[1] if len(path) > 1 else path[0]}
 
 

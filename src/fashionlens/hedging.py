@@ -49,6 +49,7 @@ __all__ = [
     "HedgedPrediction",
     "Hedger",
     "clopper_pearson_lower",
+    "HEDGE_LANGUAGES",
     "describe",
     "evaluate_hedging",
 ]
@@ -90,29 +91,49 @@ class HedgedPrediction:
         return asdict(self)
 
 
-def _phrase(taxonomy: Taxonomy, node: str) -> str:
-    """``"a blouse"``, ``"an undershirt"``, ``"tops and shirts"``, ``"footwear"``."""
-    name = taxonomy.nodes[node].display_name("en")
+#: Languages :func:`describe` speaks (those of the shipped taxonomy and colour dictionary).
+HEDGE_LANGUAGES = ("en", "es", "ca", "ro", "ru")
+
+#: How the hedged sentence reads per language: (broader answer, root answer). English adds
+#: articles; the other languages use the bare display names.
+_HEDGE_WORDS = {
+    "en": ("{said} — probably {top}", "{said} — unsure, perhaps {top}"),
+    "es": ("{said} — probablemente {top}", "{said} — sin certeza; quizá {top}"),
+    "ca": ("{said} — probablement {top}", "{said} — sense certesa; potser {top}"),
+    "ro": ("{said} — probabil {top}", "{said} — nesigur; poate {top}"),
+    "ru": ("{said} — вероятно, {top}", "{said} — неуверенно; возможно, {top}"),
+}
+
+
+def _phrase(taxonomy: Taxonomy, node: str, lang: str = "en") -> str:
+    """``"a blouse"``, ``"an undershirt"``, ``"tops and shirts"``, ``"footwear"`` (English);
+    the lower-cased display name in other languages (``"blusa"``)."""
+    name = taxonomy.nodes[node].display_name(lang)
     name = name if name.isupper() else name[0].lower() + name[1:]
-    if name.endswith("wear") or (name.endswith("s") and not name.endswith("ss")):
+    if lang != "en" or name.endswith("wear") or (name.endswith("s") and not name.endswith("ss")):
         return name
     return ("an " if name[0] in "aeiou" else "a ") + name
 
 
-def describe(prediction: HedgedPrediction, taxonomy: Taxonomy, top_class: str) -> str:
+def describe(prediction: HedgedPrediction, taxonomy: Taxonomy, top_class: str,
+             lang: str = "en") -> str:
     """One honest sentence for a hedged answer and the classifier's top class.
 
     ``"a blouse"`` when the hedged answer is that leaf, ``"a top — probably a blouse"`` when it
-    is an ancestor of it, ``"a garment — unsure, perhaps a blouse"`` at the root.
+    is an ancestor of it, ``"a garment — unsure, perhaps a blouse"`` at the root; in ``lang``
+    (en, es, ca, ro, ru; others fall back to English).
     """
+    lang = lang if lang in _HEDGE_WORDS else "en"
+    broader, unsure = _HEDGE_WORDS[lang]
     top_node = taxonomy.node_for_class(top_class)
-    said = _phrase(taxonomy, prediction.label)
+    said = _phrase(taxonomy, prediction.label, lang)
     if prediction.label == top_node:
         return said
+    top = _phrase(taxonomy, top_node, lang)
     if len(prediction.path) <= 1:
-        return f"{said} — unsure, perhaps {_phrase(taxonomy, top_node)}"
+        return unsure.format(said=said, top=top)
     if taxonomy.is_ancestor_or_self(prediction.label, top_node):
-        return f"{said} — probably {_phrase(taxonomy, top_node)}"
+        return broader.format(said=said, top=top)
     return said
 
 

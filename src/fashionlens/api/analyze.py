@@ -3,7 +3,7 @@
 No ``from __future__ import annotations`` here: FastAPI reads the annotations at run time.
 """
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
@@ -24,6 +24,9 @@ async def analyze(
     embedding: Annotated[bool, Form(description="Include the search embedding.")] = False,
     overlay: Annotated[bool, Form(description="Include a transparent PNG of the garment "
                                               "mask (data: URL) to lay over the photo.")] = False,
+    lang: Annotated[Literal["en", "es", "ca", "ro", "ru"], Form(
+        description="Language of the summary sentence and of colour and garment display "
+                    "names.")] = "en",
 ) -> dict:
     """Garment name, confidence, top-k, hedged label and sentence, garments with boxes and
     colours, colours of the whole photo."""
@@ -31,4 +34,5 @@ async def analyze(
     data = await read_capped(image, state.settings.max_image_bytes)
     return await run_bounded(state.capacity, state.settings.request_timeout,
                              state.analyzer.analyze, data, target_accuracy=target_accuracy,
-                             top_k=top_k, with_embedding=embedding, overlay=overlay)
+                             top_k=top_k, with_embedding=embedding, overlay=overlay,
+                             lang=lang)

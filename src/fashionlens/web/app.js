@@ -14,8 +14,15 @@ const ui = {
   confidence: $("confidence"), hedgeNote: $("hedge-note"), colourRows: $("colour-rows"),
   similarSection: $("similar-section"), similar: $("similar"), similarNote: $("similar-note"),
   filters: $("filters"), regionNote: $("region-note"), regionText: $("region-text"),
-  regionClear: $("region-clear"),
+  regionClear: $("region-clear"), lang: $("lang"),
 };
+
+// Garment and colour names (and the hedged sentence) in the chosen language; kept per browser.
+const LANGS = new Set(["en", "es", "ca", "ro", "ru"]);
+try {
+  const saved = window.localStorage.getItem("fashionlens.lang");
+  if (LANGS.has(saved)) ui.lang.value = saved;
+} catch { /* storage may be off: English */ }
 
 const state = {
   file: null,
@@ -88,6 +95,11 @@ ui.preview.addEventListener("error", () => {
 });
 ui.preview.addEventListener("load", () => ui.frame.classList.remove("no-preview"));
 
+ui.lang.addEventListener("change", () => {
+  try { window.localStorage.setItem("fashionlens.lang", ui.lang.value); } catch { /* fine */ }
+  if (state.file) analyse();
+});
+
 ui.overlayToggle.addEventListener("change", () => {
   ui.overlay.classList.toggle("is-off", !ui.overlayToggle.checked);
 });
@@ -132,7 +144,7 @@ function searchFields() {
 }
 
 const postAnalyze = (file, signal) =>
-  callApi("/v1/analyze", { method: "POST", body: formFor(file, { overlay: "true" }), signal });
+  callApi("/v1/analyze", { method: "POST", body: formFor(file, { overlay: "true", lang: ui.lang.value }), signal });
 const postSearch = (file, signal) =>
   callApi("/v1/search", { method: "POST", body: formFor(file, searchFields()), signal });
 
@@ -223,6 +235,8 @@ function renderAnalysis(a) {
   ui.icon.src = `/static/icons/${iconOf(a)}.svg`;
   ui.icon.alt = "";
   ui.summary.textContent = capitalise(summaryOf(a));
+  ui.summary.lang = ui.lang.value;
+  ui.colourRows.lang = ui.lang.value;
 
   const others = (a.top || []).filter((t) => t.label !== a.label)
     .map((t) => `${t.label} ${percent(t.p)}`).join(", ");
@@ -236,7 +250,7 @@ function renderAnalysis(a) {
 
   ui.colourRows.replaceChildren(
     colourRow("Whole photo", a.colours, null),
-    ...groupGarments(a.garments || []).map((g) => colourRow(g.label, g.colours, g)),
+    ...groupGarments(a.garments || []).map((g) => colourRow(g.display || g.label, g.colours, g)),
   );
   if (!(a.garments || []).length) {
     ui.colourRows.append(el("p", { class: "muted small" }, "No separate garments were outlined in this photo."));
@@ -258,7 +272,7 @@ function groupGarments(garments) {
     const area = Number(g.area) || 1;
     let group = groups.get(g.label);
     if (!group) {
-      group = { label: g.label, box: g.box, area: 0, best: 0, score: g.score, byName: new Map(), pattern: null };
+      group = { label: g.label, display: g.display, box: g.box, area: 0, best: 0, score: g.score, byName: new Map(), pattern: null };
       groups.set(g.label, group);
     }
     if (area > group.best) {
