@@ -103,13 +103,12 @@ class Analyzer:
                     g["colours"] = colours_of_region(rgb, inst.mask).to_json(inst.label)
                 garments.append(g)
         out["garments"] = garments
-        if lang != "en":
-            self._translate(out, lang)
+        self._name(out, lang)
         if with_embedding:
             out["embedding"] = [round(float(v), 6) for v in emb[0]]
         return out
 
-    def _translate(self, out: dict, lang: str) -> None:
+    def _name(self, out: dict, lang: str) -> None:
         """Colour and garment ``display`` names in ``lang``."""
         from fashionlens.catalog.ingest import GARMENT_REGIONS
         from fashionlens.colour import default_dictionary

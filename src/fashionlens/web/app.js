@@ -250,7 +250,7 @@ function renderAnalysis(a) {
 
   ui.colourRows.replaceChildren(
     colourRow("Whole photo", a.colours, null),
-    ...groupGarments(a.garments || []).map((g) => colourRow(g.display || g.label, g.colours, g)),
+    ...groupGarments(a.garments || []).map((g) => colourRow(capitalise(g.display || g.label), g.colours, g)),
   );
   if (!(a.garments || []).length) {
     ui.colourRows.append(el("p", { class: "muted small" }, "No separate garments were outlined in this photo."));
