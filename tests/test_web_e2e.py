@@ -332,7 +332,10 @@ def test_names_follow_the_chosen_language_and_the_choice_is_kept(server, page):
     pg.wait_for_function("w => document.querySelector('[data-testid=summary]').textContent === w",
                          arg=want)
     spanish = expected["colours"]["colours"][0]["display"]
-    assert spanish in pg.get_by_test_id("swatches").inner_text()
+    swatches = pg.get_by_test_id("swatches").inner_text()
+    assert spanish in swatches
+    garments = {g["display"] for g in expected["garments"] if g.get("display")}
+    assert garments and all(name in swatches for name in garments), (garments, swatches)
     # back to English: the photo is analysed again in English
     english = httpx.post(server + "/v1/analyze", files={"image": LOOK.read_bytes()},
                          timeout=60).json()["summary"]

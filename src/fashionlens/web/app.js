@@ -294,7 +294,7 @@ function groupGarments(garments) {
     const colours = [...g.byName.values()]
       .map((c) => ({ ...c, share: c.weight / total }))
       .sort((x, y) => y.share - x.share);
-    return { label: g.label, box: g.box, colours: { colours, pattern: g.pattern } };
+    return { label: g.label, display: g.display, box: g.box, colours: { colours, pattern: g.pattern } };
   });
 }
 
