@@ -15,7 +15,8 @@ from fashionlens.cli import app  # noqa: E402
 from fashionlens.inference import GarmentClassifier, ModelBundle  # noqa: E402
 from fashionlens.training.augment import AugmentConfig, train_transform  # noqa: E402
 from fashionlens.training.config import ClassifierTrainConfig  # noqa: E402
-from fashionlens.training.loop import make_preprocessing  # noqa: E402
+from fashionlens.training.loop import load_init_state, make_preprocessing  # noqa: E402
+from fashionlens.training.provenance import file_sha256  # noqa: E402
 
 
 @pytest.mark.slow
@@ -47,6 +48,31 @@ def test_train_command_writes_a_servable_bundle(fixtures, tmp_path):
     clf = GarmentClassifier(out)
     results = list(clf.classify(sorted(str(p) for p in (fixtures / "garments").rglob("*.jpg"))))
     assert all(r.label in manifest["classes"] for r in results)
+
+    # Continue fine-tuning from that bundle: the new bundle records where it started.
+    child = tmp_path / "continued"
+    res = CliRunner().invoke(app, [
+        "train", "classifier", "--data", str(fixtures / "garments"), "--out", str(child),
+        "--recipe", "cpu", "--epochs", "1", "--batch-size", "4", "--max-train-batches", "1",
+        "--workers", "0", "--no-int8", "--init", str(out),
+    ])
+    assert res.exit_code == 0, res.output
+    training = ModelBundle.load(child).manifest["training"]
+    assert training["init"]["checkpoint_sha256"] == file_sha256(out / "checkpoint.pt")
+    assert training["init"]["command"] == manifest["training"]["command"]
+    card = (child / "README.md").read_text()
+    assert card.index(manifest["training"]["command"]) < card.index(training["command"])
+
+
+def test_init_refuses_a_checkpoint_for_other_classes(tmp_path):
+    import torch
+
+    torch.save({"state_dict": {}, "classes": ["Hat", "Shoes"],
+                "config": {"backbone": "efficientnet_lite0"}}, tmp_path / "checkpoint.pt")
+    with pytest.raises(ValueError, match="classes"):
+        load_init_state(str(tmp_path), ["Hat", "Pants", "Shoes"], "efficientnet_lite0")
+    with pytest.raises(ValueError, match="no checkpoint"):
+        load_init_state(str(tmp_path / "missing"), ["Hat"], "efficientnet_lite0")
 
 
 def test_augmentation_is_geometric_only_by_default():

@@ -167,6 +167,8 @@ def train_classifier_cmd(
     workers: Annotated[int, typer.Option()] = 2,
     max_train_batches: Annotated[int, typer.Option(help="Cap batches per epoch (smoke).")] = 0,
     int8: Annotated[bool, typer.Option(help="Try an INT8 variant.")] = True,
+    init: Annotated[str, typer.Option(help="Continue from a bundle's checkpoint.pt instead of "
+                                           "ImageNet weights.")] = "",
 ) -> None:
     """Fine-tune the garment classifier from ImageNet weights and write a model bundle."""
     from fashionlens.training.config import ClassifierTrainConfig
@@ -182,7 +184,7 @@ def train_classifier_cmd(
                                         patience=patience, select_by=select_by).items()
                  if v is not None}
     overrides.update(seed=seed, group_split=group_split, workers=workers,
-                     max_train_batches=max_train_batches, int8=int8)
+                     max_train_batches=max_train_batches, int8=int8, init=init)
     if recipe == "cpu":
         cfg = ClassifierTrainConfig.cpu_recipe(data, out, **overrides)
     else:

@@ -31,6 +31,7 @@ class ClassifierTrainConfig:
     device: str = "auto"                   # auto | cpu | cuda
     max_train_batches: int = 0             # >0 caps batches per epoch (smoke tests)
     int8: bool = True                      # try an INT8 variant; kept if accuracy holds
+    init: str = ""                         # start from this checkpoint.pt (or bundle dir)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def to_dict(self) -> dict:

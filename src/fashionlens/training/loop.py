@@ -6,6 +6,7 @@ import copy
 import math
 import random
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -67,6 +68,28 @@ def autocast(device: torch.device):
     return torch.autocast("cpu", enabled=False)
 
 
+def init_checkpoint_path(init: str) -> Path:
+    """The checkpoint file named by ``--init``: a ``checkpoint.pt`` or a bundle holding one."""
+    path = Path(init)
+    if path.is_dir():
+        path = path / "checkpoint.pt"
+    if not path.is_file():
+        raise ValueError(f"--init: no checkpoint at {path}")
+    return path
+
+
+def load_init_state(init: str, classes: list[str], backbone: str) -> dict:
+    """Weights to continue from; refuses a checkpoint trained for other classes or network."""
+    saved = torch.load(init_checkpoint_path(init), map_location="cpu", weights_only=True)
+    if list(saved.get("classes", [])) != list(classes):
+        raise ValueError(f"--init: the checkpoint's classes {saved.get('classes')} differ from "
+                         f"the data's {classes}")
+    saved_backbone = saved.get("config", {}).get("backbone", backbone)
+    if saved_backbone != backbone:
+        raise ValueError(f"--init: the checkpoint is a {saved_backbone}, not a {backbone}")
+    return saved["state_dict"]
+
+
 def cosine_lr(step: int, total: int, warmup: int, base: float) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -82,7 +105,11 @@ def fit(cfg: ClassifierTrainConfig, classes: list[str], train_paths, train_label
     pre = make_preprocessing(cfg)
     torch.set_num_threads(max(1, torch.get_num_threads()))
 
-    model = GarmentNet(len(classes), cfg.backbone).to(device)
+    model = GarmentNet(len(classes), cfg.backbone, pretrained=not cfg.init)
+    if cfg.init:
+        model.load_state_dict(load_init_state(cfg.init, classes, cfg.backbone))
+        log(f"starting from {cfg.init}")
+    model = model.to(device)
     model = model.to(memory_format=torch.channels_last)
     if cfg.freeze_stages:
         model.freeze_stages(cfg.freeze_stages)

@@ -9,12 +9,28 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
+def _ancestry(tr: dict) -> list[str]:
+    """Commands of the runs a continued run started from, oldest first."""
+    commands = []
+    parent = tr.get("init")
+    while parent:
+        commands.append(parent.get("command") or "(a checkpoint without a bundle manifest)")
+        parent = parent.get("init")
+    return commands[::-1]
+
+
 def reproduce_lines(tr: dict, epochs: int, selection: str) -> list[str]:
     """The "Reproduce" section shared by every model card: command, seed, device, time."""
+    chain = _ancestry(tr)
+    intro = ([f"Continued from an earlier run's checkpoint (sha256 "
+              f"`{tr['init']['checkpoint_sha256'][:16]}…`); run these in order:", ""]
+             if chain else [])
     return [
         "## Reproduce",
         "",
+        *intro,
         "```",
+        *chain,
         tr["command"],
         "```",
         "",

@@ -47,6 +47,20 @@ def _onnx_probs(onnx_path: Path, arrays: np.ndarray, temperature: float, threads
     return _softmax(logits, temperature)
 
 
+def _parent_provenance(init: str) -> dict:
+    """What a run continued from: the checkpoint's hash and, from its bundle, how it was made."""
+    from fashionlens.training.loop import init_checkpoint_path
+
+    ckpt = init_checkpoint_path(init)
+    parent = {"checkpoint_sha256": file_sha256(ckpt)}
+    manifest = ckpt.parent / "manifest.json"
+    if manifest.is_file():
+        training = json.loads(manifest.read_text()).get("training", {})
+        parent.update({k: training.get(k) for k in ("command", "seed", "data_fingerprint",
+                                                    "split_fingerprint", "best_epoch", "init")})
+    return parent
+
+
 def train_classifier(cfg: ClassifierTrainConfig, *, command: str, log=print) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -65,6 +79,7 @@ def train_classifier(cfg: ClassifierTrainConfig, *, command: str, log=print) -> 
     tr_p, tr_y = pick(split.train)
     va_p, va_y = pick(split.val)
     te_p, te_y = pick(split.test)
+    parent = _parent_provenance(cfg.init) if cfg.init else None
     result = fit(cfg, classes, tr_p, tr_y, va_p, va_y, log=log)
     model, pre = result["model"], result["preprocessing"]
     torch.save({"state_dict": model.state_dict(), "classes": classes, "config": cfg.to_dict()},
@@ -171,6 +186,7 @@ def train_classifier(cfg: ClassifierTrainConfig, *, command: str, log=print) -> 
                          "timm": package_version("timm"), "onnx": package_version("onnx"),
                          "onnxruntime": package_version("onnxruntime"), "fashionlens": __version__},
             "onnx_sha256": {k: file_sha256(out / v) for k, v in files.items()},
+            "init": parent,
         },
     }
     write_manifest(out, manifest)
