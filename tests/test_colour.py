@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -407,3 +408,37 @@ def test_cli_colours(fixtures, tmp_path) -> None:
     result = CliRunner().invoke(app, ["colours", str(photo), "--mask", str(mask), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["garments"][0]["colours"]
+
+
+def _benchmark_module():
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "colour_accuracy.py"
+    spec = importlib.util.spec_from_file_location("colour_accuracy_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rater_agreement_counts_majority_acceptance() -> None:
+    agreement = _benchmark_module().agreement
+
+    def rows(*labels):
+        return [{"main_colour": m, "also_ok": alt} for m, alt in labels]
+
+    raters = {
+        "O": rows(("navy", "black"), ("white", ""), ("grey", ""), ("red", "")),
+        "A": rows(("black", ""), ("white", "cream"), ("light-blue", ""), ("red", "")),
+        "B": rows(("black", "navy"), ("cream", ""), ("white", ""), ("red", "")),
+    }
+    got = agreement(raters, ["navy", "cream", "grey", "red"])
+    # navy: O and B accept it; cream: A and B; grey: O only; red: all three.
+    assert got["majority_accepted"]["all"] == 0.75
+    assert got["accepted_by_all_raters"]["all"] == 0.25
+    assert got["accepted_by_any_rater"]["all"] == 1.0
+    assert got["majority_accepted"]["development_even_rows"] == 0.5   # rows 0 and 2
+    assert got["majority_accepted"]["held_out_odd_rows"] == 1.0       # rows 1 and 3
+    assert got["pairwise_main_agreement"]["A-B"] == 0.5
+    # O's main colour: navy (A no, B yes), white (A yes, B no), grey (no, no), red (yes, yes)
+    assert got["humans"]["O"]["main_accepted_by_any_other"] == 0.75
+    assert got["humans"]["O"]["main_accepted_by_all_others"] == 0.25
