@@ -19,6 +19,7 @@ from fashionlens.datasets.ccp import group_label_map, load_grouping, load_mask, 
 from fashionlens.imaging import Preprocessing, fit_to_input
 from fashionlens.inference.bundle import ModelBundle
 from fashionlens.inference.parser import GarmentParser, letterbox_region, logits_to_photo
+from fashionlens.training.provenance import file_sha256
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "models" / "garment-parser"
@@ -145,6 +146,21 @@ def test_train_parser_command_writes_a_servable_bundle(tmp_path):
     assert parsed.label_map.shape == (Image.open(CCP_PAIRS[2]).height,
                                       Image.open(CCP_PAIRS[2]).width)
     assert int(parsed.label_map.max()) < len(m["classes"])
+
+    # Continue from that bundle; the continued bundle names its parent and matching networks
+    # are required (an FPN checkpoint cannot start a U-Net).
+    child = tmp_path / "continued"
+    common = ["train", "parser", "--data", str(data), "--epochs", "1", "--batch-size", "2",
+              "--max-train-batches", "1", "--train-size", "160", "--image-size", "192",
+              "--threads", "1", "--no-int8", "--init", str(out)]
+    res = CliRunner().invoke(_app(), [*common, "--out", str(child)])
+    assert res.exit_code == 0, res.output
+    training = ModelBundle.load(child).manifest["training"]
+    assert training["init"]["checkpoint_sha256"] == file_sha256(out / "checkpoint.pt")
+    assert training["init"]["command"] == m["training"]["command"]
+    res = CliRunner().invoke(_app(), [*common, "--out", str(tmp_path / "unet"), "--arch",
+                                      "unet"])
+    assert res.exit_code != 0 and "arch" in str(res.exception)
 
 
 def test_augmentation_keeps_labels_and_colours():

@@ -15,8 +15,8 @@ from fashionlens.cli import app  # noqa: E402
 from fashionlens.inference import GarmentClassifier, ModelBundle  # noqa: E402
 from fashionlens.training.augment import AugmentConfig, train_transform  # noqa: E402
 from fashionlens.training.config import ClassifierTrainConfig  # noqa: E402
-from fashionlens.training.loop import load_init_state, make_preprocessing  # noqa: E402
-from fashionlens.training.provenance import file_sha256  # noqa: E402
+from fashionlens.training.loop import make_preprocessing  # noqa: E402
+from fashionlens.training.provenance import file_sha256, load_init_state  # noqa: E402
 
 
 @pytest.mark.slow
@@ -70,9 +70,11 @@ def test_init_refuses_a_checkpoint_for_other_classes(tmp_path):
     torch.save({"state_dict": {}, "classes": ["Hat", "Shoes"],
                 "config": {"backbone": "efficientnet_lite0"}}, tmp_path / "checkpoint.pt")
     with pytest.raises(ValueError, match="classes"):
-        load_init_state(str(tmp_path), ["Hat", "Pants", "Shoes"], "efficientnet_lite0")
+        load_init_state(str(tmp_path), ["Hat", "Pants", "Shoes"], backbone="efficientnet_lite0")
+    with pytest.raises(ValueError, match="backbone"):
+        load_init_state(str(tmp_path), ["Hat", "Shoes"], backbone="efficientnet_lite2")
     with pytest.raises(ValueError, match="no checkpoint"):
-        load_init_state(str(tmp_path / "missing"), ["Hat"], "efficientnet_lite0")
+        load_init_state(str(tmp_path / "missing"), ["Hat"], backbone="efficientnet_lite0")
 
 
 def test_augmentation_is_geometric_only_by_default():

@@ -128,6 +128,8 @@ def train_parser_cmd(
     threads: Annotated[int, typer.Option(help="Torch threads; 0 = all cores.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
     int8: Annotated[bool, typer.Option(help="Try an INT8 variant.")] = True,
+    init: Annotated[str, typer.Option(help="Continue from a bundle's checkpoint.pt instead of "
+                                           "ImageNet weights.")] = "",
 ) -> None:
     """Train the garment parser on CCP masks (ImageNet encoder) and write a model bundle."""
     from fashionlens.cli import reproducible_command
@@ -139,7 +141,7 @@ def train_parser_cmd(
                                         eval_every=eval_every).items() if v is not None}
     cfg = ParserTrainConfig(data=data, out=out, seed=seed, limit=limit,
                             max_train_batches=max_train_batches, threads=threads,
-                            device=device, int8=int8, **overrides)
+                            device=device, int8=int8, init=init, **overrides)
     metrics = train_parser(cfg, command=reproducible_command(ctx), log=err.print)
     t = metrics["test"]
     err.print(f"test mIoU {t['miou']:.4f}  pixel accuracy {t['pixel_accuracy']:.4f}  "

@@ -6,7 +6,6 @@ import copy
 import math
 import random
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,6 +20,7 @@ from fashionlens.training.augment import eval_transform, train_transform
 from fashionlens.training.config import ClassifierTrainConfig
 from fashionlens.training.data import PhotoDataset, balanced_sampler
 from fashionlens.training.metrics import classification_report
+from fashionlens.training.provenance import load_init_state
 
 
 def seed_everything(seed: int) -> None:
@@ -68,28 +68,6 @@ def autocast(device: torch.device):
     return torch.autocast("cpu", enabled=False)
 
 
-def init_checkpoint_path(init: str) -> Path:
-    """The checkpoint file named by ``--init``: a ``checkpoint.pt`` or a bundle holding one."""
-    path = Path(init)
-    if path.is_dir():
-        path = path / "checkpoint.pt"
-    if not path.is_file():
-        raise ValueError(f"--init: no checkpoint at {path}")
-    return path
-
-
-def load_init_state(init: str, classes: list[str], backbone: str) -> dict:
-    """Weights to continue from; refuses a checkpoint trained for other classes or network."""
-    saved = torch.load(init_checkpoint_path(init), map_location="cpu", weights_only=True)
-    if list(saved.get("classes", [])) != list(classes):
-        raise ValueError(f"--init: the checkpoint's classes {saved.get('classes')} differ from "
-                         f"the data's {classes}")
-    saved_backbone = saved.get("config", {}).get("backbone", backbone)
-    if saved_backbone != backbone:
-        raise ValueError(f"--init: the checkpoint is a {saved_backbone}, not a {backbone}")
-    return saved["state_dict"]
-
-
 def cosine_lr(step: int, total: int, warmup: int, base: float) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -107,7 +85,7 @@ def fit(cfg: ClassifierTrainConfig, classes: list[str], train_paths, train_label
 
     model = GarmentNet(len(classes), cfg.backbone, pretrained=not cfg.init)
     if cfg.init:
-        model.load_state_dict(load_init_state(cfg.init, classes, cfg.backbone))
+        model.load_state_dict(load_init_state(cfg.init, classes, backbone=cfg.backbone))
         log(f"starting from {cfg.init}")
     model = model.to(device)
     model = model.to(memory_format=torch.channels_last)

@@ -65,7 +65,12 @@ from fashionlens.models.parser import ParserNetSpec, count_parameters, create_pa
 from fashionlens.training.export import quantize_int8
 from fashionlens.training.loop import cosine_lr, pick_device, progress_bar, seed_everything
 from fashionlens.training.model_card import reproduce_lines
-from fashionlens.training.provenance import file_sha256, package_version
+from fashionlens.training.provenance import (
+    file_sha256,
+    load_init_state,
+    package_version,
+    parent_provenance,
+)
 
 IGNORE = 255
 BUNDLE_NAME = "garment-parser"
@@ -112,6 +117,7 @@ class ParserTrainConfig:
     threads: int = 0                           # torch threads; 0 = all cores
     device: str = "cpu"                        # cpu | cuda | auto
     int8: bool = True                          # try INT8; kept if mIoU drops <= 0.5 point
+    init: str = ""                             # start from this checkpoint.pt (or bundle dir)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -407,10 +413,16 @@ def fit(cfg: ParserTrainConfig, data: CCPPhotos, train_idx, val_idx, *, log=prin
     pre = cfg.preprocessing()
     classes = list(data.grouping.classes)
     n_classes = len(classes)
-    net = create_parser_net(n_classes, cfg.net, pretrained=True).to(device)
+    net = create_parser_net(n_classes, cfg.net, pretrained=not cfg.init)
+    if cfg.init:
+        net.load_state_dict(load_init_state(cfg.init, classes, arch=cfg.arch,
+                                            backbone=cfg.backbone,
+                                            decoder_channels=cfg.decoder_channels))
+    net = net.to(device)
     frozen = _freeze(net, cfg.freeze_stages)
+    start = f"weights of {cfg.init}" if cfg.init else "ImageNet encoder weights"
     log(f"{cfg.arch} on tu-tf_{cfg.backbone}: {count_parameters(net) / 1e6:.2f} M parameters, "
-        f"ImageNet encoder weights loaded; {torch.get_num_threads()} threads on {device}")
+        f"{start} loaded; {torch.get_num_threads()} threads on {device}")
 
     train = TrainPhotos([data.images[i] for i in train_idx], [data.masks[i] for i in train_idx],
                         pre, cfg.train_size)
@@ -611,7 +623,9 @@ def train_parser(cfg: ParserTrainConfig, *, command: str, log=print) -> dict:
     split = make_split(len(data), cfg.split, cfg.seed)
     log(f"split train/val/test {len(split.train)}/{len(split.val)}/{len(split.test)} "
         f"(seed {cfg.seed})")
+    parent = parent_provenance(cfg.init) if cfg.init else None
     result = fit(cfg, data, split.train.tolist(), split.val.tolist(), log=log)
+    result["init"] = parent
     model, pre = result["model"], result["preprocessing"]
     classes = list(data.grouping.classes)
     torch.save({"state_dict": model.state_dict(), "classes": classes, "config": cfg.to_dict(),
@@ -725,6 +739,7 @@ def _manifest(cfg, data: CCPPhotos, split, result, files, default, metrics, comm
                                                    "onnxruntime")},
                 "fashionlens": __version__},
             "onnx_sha256": {k: file_sha256(Path(cfg.out) / v) for k, v in files.items()},
+            "init": result.get("init"),
         },
     }
 

@@ -28,7 +28,7 @@ from fashionlens.training.metrics import (
     plot_confusion,
     plot_learning_curves,
 )
-from fashionlens.training.provenance import file_sha256, package_version
+from fashionlens.training.provenance import file_sha256, package_version, parent_provenance
 
 HEDGING_TARGETS = (0.80, 0.85, 0.90, 0.95, 0.98, 0.99)
 
@@ -45,20 +45,6 @@ def _onnx_probs(onnx_path: Path, arrays: np.ndarray, temperature: float, threads
     logits = np.concatenate([sess.run(["logits"], {"image": arrays[i:i + 64]})[0]
                              for i in range(0, len(arrays), 64)])
     return _softmax(logits, temperature)
-
-
-def _parent_provenance(init: str) -> dict:
-    """What a run continued from: the checkpoint's hash and, from its bundle, how it was made."""
-    from fashionlens.training.loop import init_checkpoint_path
-
-    ckpt = init_checkpoint_path(init)
-    parent = {"checkpoint_sha256": file_sha256(ckpt)}
-    manifest = ckpt.parent / "manifest.json"
-    if manifest.is_file():
-        training = json.loads(manifest.read_text()).get("training", {})
-        parent.update({k: training.get(k) for k in ("command", "seed", "data_fingerprint",
-                                                    "split_fingerprint", "best_epoch", "init")})
-    return parent
 
 
 def train_classifier(cfg: ClassifierTrainConfig, *, command: str, log=print) -> dict:
@@ -79,7 +65,7 @@ def train_classifier(cfg: ClassifierTrainConfig, *, command: str, log=print) -> 
     tr_p, tr_y = pick(split.train)
     va_p, va_y = pick(split.val)
     te_p, te_y = pick(split.test)
-    parent = _parent_provenance(cfg.init) if cfg.init else None
+    parent = parent_provenance(cfg.init) if cfg.init else None
     result = fit(cfg, classes, tr_p, tr_y, va_p, va_y, log=log)
     model, pre = result["model"], result["preprocessing"]
     torch.save({"state_dict": model.state_dict(), "classes": classes, "config": cfg.to_dict()},

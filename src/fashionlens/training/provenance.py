@@ -1,8 +1,9 @@
-"""What a bundle records about how it was made: package versions and file hashes."""
+"""What a bundle records about how it was made: versions, file hashes, the run it continued."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -16,3 +17,43 @@ def package_version(name: str) -> str:
 
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def init_checkpoint_path(init: str | Path) -> Path:
+    """The checkpoint named by ``--init``: a ``checkpoint.pt`` or a bundle folder holding one."""
+    path = Path(init)
+    if path.is_dir():
+        path = path / "checkpoint.pt"
+    if not path.is_file():
+        raise ValueError(f"--init: no checkpoint at {path}")
+    return path
+
+
+def load_init_state(init: str | Path, classes: list[str], **expected) -> dict:
+    """Weights to continue from; refuses a checkpoint for other classes or another network.
+
+    ``expected`` names training-config fields that must match (``backbone="..."``, ...).
+    """
+    import torch
+
+    saved = torch.load(init_checkpoint_path(init), map_location="cpu", weights_only=True)
+    if list(saved.get("classes", [])) != list(classes):
+        raise ValueError(f"--init: the checkpoint's classes {saved.get('classes')} differ from "
+                         f"the data's {classes}")
+    config = saved.get("config", {})
+    for key, want in expected.items():
+        if config.get(key, want) != want:
+            raise ValueError(f"--init: the checkpoint has {key} {config[key]!r}, not {want!r}")
+    return saved["state_dict"]
+
+
+def parent_provenance(init: str | Path) -> dict:
+    """What a run continued from: the checkpoint's hash and, from its bundle, how it was made."""
+    ckpt = init_checkpoint_path(init)
+    parent = {"checkpoint_sha256": file_sha256(ckpt)}
+    manifest = ckpt.parent / "manifest.json"
+    if manifest.is_file():
+        training = json.loads(manifest.read_text()).get("training", {})
+        parent.update({k: training.get(k) for k in ("command", "seed", "data_fingerprint",
+                                                    "split_fingerprint", "best_epoch", "init")})
+    return parent
