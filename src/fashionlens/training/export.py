@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -13,17 +15,27 @@ INPUT_NAME = "image"
 OUTPUT_NAMES = ("logits", "embedding")
 
 
-def export_onnx(model: torch.nn.Module, path: Path, image_size: int, *, opset: int = 17) -> None:
-    """Write ``model`` (returning logits and embedding) as ONNX with a dynamic batch axis."""
+def export_graph(model: torch.nn.Module, path: Path, image_size: int, input_name: str,
+                 output_names: tuple[str, ...] | list[str], *, opset: int = 18) -> None:
+    """Write ``model`` as one self-contained ONNX file with a dynamic batch axis.
+
+    Uses the torch.export-based exporter (the TorchScript one is deprecated in torch); the
+    weights are kept inside the file, because a bundle is a folder of single-file models.
+    """
     model = model.eval().to("cpu").to(memory_format=torch.contiguous_format)
-    dummy = torch.zeros(1, 3, image_size, image_size)
+    example = torch.zeros(2, 3, image_size, image_size)  # batch 2: a batch of 1 specialises
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(
-        model, (dummy,), str(path), input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
-        dynamic_axes={INPUT_NAME: {0: "batch"}, "logits": {0: "batch"},
-                      "embedding": {0: "batch"}},
-        opset_version=opset, dynamo=False,
-    )
+    with contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates its steps
+        torch.onnx.export(
+            model, (example,), str(path), input_names=[input_name],
+            output_names=list(output_names), dynamic_shapes=({0: torch.export.Dim("batch")},),
+            opset_version=opset, dynamo=True, external_data=False,
+        )
+
+
+def export_onnx(model: torch.nn.Module, path: Path, image_size: int) -> None:
+    """The classifier (returning logits and embedding) as ONNX."""
+    export_graph(model, path, image_size, INPUT_NAME, OUTPUT_NAMES)
 
 
 def parity_check(model: torch.nn.Module, onnx_path: Path, batch: np.ndarray) -> dict:

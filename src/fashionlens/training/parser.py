@@ -62,7 +62,7 @@ from fashionlens.imaging import REDUCING_GAP, Preprocessing, fit_to_input, open_
 from fashionlens.inference.bundle import write_manifest
 from fashionlens.models.backbone import LITE_MEAN, LITE_STD
 from fashionlens.models.parser import ParserNetSpec, count_parameters, create_parser_net
-from fashionlens.training.export import quantize_int8
+from fashionlens.training.export import export_graph, quantize_int8
 from fashionlens.training.loop import cosine_lr, pick_device, progress_bar, seed_everything
 from fashionlens.training.model_card import reproduce_lines
 from fashionlens.training.provenance import (
@@ -549,18 +549,11 @@ def static_same_padding(model: torch.nn.Module, image_size: int) -> torch.nn.Mod
     return model
 
 
-def export_parser_onnx(model: torch.nn.Module, path: Path, image_size: int, *,
-                       opset: int = 17) -> None:
+def export_parser_onnx(model: torch.nn.Module, path: Path, image_size: int) -> None:
     """Write the parser as ONNX: ``image`` (N, 3, S, S) → ``logits`` (N, C, S, S), for the
     serving size ``S`` (the TF "same" paddings are fixed for it)."""
-    model = static_same_padding(model, image_size)
-    dummy = torch.zeros(1, 3, image_size, image_size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(
-        model, (dummy,), str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-        dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-        opset_version=opset, dynamo=False,
-    )
+    export_graph(static_same_padding(model, image_size), path, image_size, INPUT_NAME,
+                 [OUTPUT_NAME])
 
 
 def parser_parity(model: torch.nn.Module, onnx_path: Path, batch: np.ndarray) -> dict:
