@@ -14,8 +14,9 @@
     half (even data rows, counting from 0) and the held-out half (odd rows). The figure issue
     5's acceptance (>= 0.85) is read on is the three-rater one: the main colour accepted by a
     majority of the raters (the truth file's labeller and the blind raters in
-    data/colour_raters/), next to the same rule applied to each rater against the others. Also reported: how often
-    the backdrop's colour or skin was reported as a garment's main colour when it is not:
+    data/colour_raters/), next to the same rule applied to each rater against the others.
+    Also reported: how often the backdrop's colour or skin was reported as a garment's main
+    colour when it is not:
     backdrop when the wrong main colour lies within 10 CIEDE2000 of the photo border's
     median colour; skin when the photo shows skin (the labelling notes say so) and the
     wrong main colour is skin-toned.

@@ -147,6 +147,15 @@ def test_train_parser_command_writes_a_servable_bundle(tmp_path):
                                       Image.open(CCP_PAIRS[2]).width)
     assert int(parsed.label_map.max()) < len(m["classes"])
 
+    # Export the graph again from the checkpoint: the same label maps, recorded.
+    res = CliRunner().invoke(_app(), ["models", "export", str(out), "--data", str(data)])
+    assert res.exit_code == 0, res.output
+    again = ModelBundle.load(out).manifest
+    record = again["exports"][-1]
+    assert abs(record["test_miou"] - record["test_miou_previous_graph"]) < 1e-3
+    assert again["training"]["onnx_sha256"]["fp32"] == file_sha256(out / "model.onnx")
+    assert "Re-exported on" in (out / "README.md").read_text()
+
     # Continue from that bundle; the continued bundle names its parent and matching networks
     # are required (an FPN checkpoint cannot start a U-Net).
     child = tmp_path / "continued"

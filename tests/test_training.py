@@ -49,6 +49,19 @@ def test_train_command_writes_a_servable_bundle(fixtures, tmp_path):
     results = list(clf.classify(sorted(str(p) for p in (fixtures / "garments").rglob("*.jpg"))))
     assert all(r.label in manifest["classes"] for r in results)
 
+    # Export the graph again from the checkpoint: same answers, recorded in the manifest.
+    res = CliRunner().invoke(app, ["models", "export", str(out), "--data",
+                                   str(fixtures / "garments")])
+    assert res.exit_code == 0, res.output
+    again = ModelBundle.load(out).manifest
+    record = again["exports"][-1]
+    assert record["argmax_agreement_vs_previous_graph"] == 1.0
+    assert record["max_abs_prob_diff_vs_previous_graph"] < 1e-4
+    assert again["training"]["onnx_sha256"]["fp32"] == file_sha256(out / "model.onnx")
+    assert "Re-exported on" in (out / "README.md").read_text()
+    res = CliRunner().invoke(app, ["models", "export", str(out), "--data", str(tmp_path)])
+    assert res.exit_code == 1  # not the data the bundle was measured on
+
     # Continue fine-tuning from that bundle: the new bundle records where it started.
     child = tmp_path / "continued"
     res = CliRunner().invoke(app, [

@@ -235,6 +235,30 @@ def eval_classifier_cmd(
                                          threads=s.threads), indent=2))
 
 
+@models_app.command("export")
+def models_export(
+    bundle: Annotated[str, typer.Argument(help="A classifier or parser bundle with its "
+                                               "checkpoint.pt.")],
+    data: Annotated[str | None, typer.Option(
+        help="The training data (default: the path the manifest records).")] = None,
+) -> None:
+    """Export a bundle's ONNX graph again from its checkpoint (exporter upgrades).
+
+    Checks parity with torch and re-measures the test split with the new graph; records it.
+    """
+    try:
+        task = json.loads((Path(bundle) / "manifest.json").read_text(encoding="utf-8"))["task"]
+        if task.startswith("garment parsing"):
+            from fashionlens.training.parser import reexport_parser as reexport
+        else:
+            from fashionlens.training.pipeline import reexport_classifier as reexport
+        record = reexport(bundle, data=data, log=err.print)
+    except (OSError, ValueError, KeyError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    print(json.dumps(record))
+
+
 @models_app.command("info")
 def models_info(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Manifests of the shipped model bundles."""

@@ -19,6 +19,25 @@ def _ancestry(tr: dict) -> list[str]:
     return commands[::-1]
 
 
+def export_lines(manifest: dict) -> list[str]:
+    """One paragraph per re-export of the bundle's graph (``fashionlens models export``)."""
+    lines = []
+    for e in manifest.get("exports", []):
+        if "max_abs_prob_diff_vs_previous_graph" in e:
+            check = (f"the new graph's probabilities differ from the previous graph's by at most "
+                     f"{e['max_abs_prob_diff_vs_previous_graph']:.1e}; argmax agreement "
+                     f"{_pct(e['argmax_agreement_vs_previous_graph'])}")
+        else:
+            check = (f"test mIoU {e['test_miou']:.4f} (previous graph "
+                     f"{e['test_miou_previous_graph']:.4f}), pixel accuracy "
+                     f"{e['test_pixel_accuracy']:.4f} (previous "
+                     f"{e['test_pixel_accuracy_previous_graph']:.4f})")
+        lines += [f"Re-exported on {e['date']} from the same checkpoint with torch {e['torch']}'s "
+                  f"{e['exporter']} (`fashionlens models export`): on the {e['test_photos']} "
+                  f"test photos, {check}.", ""]
+    return lines
+
+
 def reproduce_lines(tr: dict, epochs: int, selection: str) -> list[str]:
     """The "Reproduce" section shared by every model card: command, seed, device, time."""
     chain = _ancestry(tr)
@@ -34,6 +53,8 @@ def reproduce_lines(tr: dict, epochs: int, selection: str) -> list[str]:
         tr["command"],
         "```",
         "",
+        *[f"{note}" for note in tr.get("notes", [])],
+        *([""] if tr.get("notes") else []),
         f"- seed {tr['seed']}; device `{tr['device']}`; {tr['train_seconds'] / 60:.0f} min of "
         f"training; best epoch {tr['best_epoch']} of {epochs} ({selection}).",
     ]
@@ -104,6 +125,7 @@ def write_model_card(out: Path, manifest: dict, metrics: dict) -> None:
               f"on {p['photos']} real test photos: max |Δlogit| {p['max_abs_diff_logits']:.2e}, "
               f"max |Δembedding| {p['max_abs_diff_embedding']:.2e}, argmax agreement "
               f"{_pct(p['argmax_agreement'])}.", ""]
+    lines += export_lines(manifest)
     if metrics.get("hedging"):
         lines += ["## Hedged predictions (DARTS)", "",
                   "λ for each target accuracy is chosen on the validation split so that the "

@@ -64,7 +64,7 @@ from fashionlens.models.backbone import LITE_MEAN, LITE_STD
 from fashionlens.models.parser import ParserNetSpec, count_parameters, create_parser_net
 from fashionlens.training.export import export_graph, quantize_int8
 from fashionlens.training.loop import cosine_lr, pick_device, progress_bar, seed_everything
-from fashionlens.training.model_card import reproduce_lines
+from fashionlens.training.model_card import export_lines, reproduce_lines
 from fashionlens.training.provenance import (
     file_sha256,
     load_init_state,
@@ -608,6 +608,68 @@ def evaluate_bundle(bundle_dir: Path, images: list[Image.Image], masks: list[np.
 
 
 
+def reexport_parser(bundle_dir: str | Path, *, data: str | None = None, log=print) -> dict:
+    """Export a parser bundle's fp32 ONNX graph again from its ``checkpoint.pt``.
+
+    Same weights, a new graph (for exporter upgrades). Refuses data whose fingerprint differs
+    from the bundle's; measures the test split through the serving path with the previous and
+    the new graph, checks parity with torch, records the export (``exports``) and rewrites
+    metrics.json and the model card. An INT8 file, if any, is left as it was.
+    """
+    out = Path(bundle_dir)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    tr = manifest["training"]
+    cfg = ParserTrainConfig(**{k: tuple(v) if isinstance(v, list) else v
+                               for k, v in tr["config"].items()})
+    ckpt = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)
+    net = create_parser_net(len(ckpt["classes"]), cfg.net, pretrained=False)
+    net.load_state_dict(ckpt["state_dict"])
+    net.eval()
+    ccp = load_ccp(data or cfg.data, limit=cfg.limit, log=log)
+    if ccp.fingerprint != tr["data_fingerprint"]:
+        raise ValueError("the data differs from what this bundle was measured on (other photos, "
+                         "masks or grouping); pass the training data with --data")
+    split = make_split(len(ccp), cfg.split, cfg.seed)
+    images = [ccp.images[i] for i in split.test]
+    masks = [ccp.masks[i] for i in split.test]
+    threads = cfg.threads or min(2, os.cpu_count() or 1)
+    before = evaluate_bundle(out, images, masks, variant="fp32", threads=threads)
+    fp32 = out / manifest["files"]["fp32"]
+    pre = cfg.preprocessing()
+    log(f"exporting {fp32} again with torch {torch.__version__}")
+    export_parser_onnx(net, fp32, pre.size)
+    probe = np.stack([to_array(fit_to_input(im, pre), pre) for im in images[:4]])
+    parity = parser_parity(net, fp32, probe)
+    test = evaluate_bundle(out, images, masks, variant="fp32", threads=threads)
+    record = {
+        "date": time.strftime("%Y-%m-%d"), "exporter": "torch.onnx.export (torch.export-based)",
+        "torch": torch.__version__, "onnx": package_version("onnx"),
+        "onnx_sha256": file_sha256(fp32), "test_photos": len(images),
+        "test_miou": test["miou"], "test_miou_previous_graph": before["miou"],
+        "test_pixel_accuracy": test["pixel_accuracy"],
+        "test_pixel_accuracy_previous_graph": before["pixel_accuracy"],
+    }
+    log(f"test mIoU {test['miou']:.4f} (previous graph {before['miou']:.4f})")
+    manifest["exports"] = [*manifest.get("exports", []), record]
+    tr["onnx_sha256"]["fp32"] = record["onnx_sha256"]
+    fp32_variant = {"test_miou": test["miou"], "test_pixel_accuracy": test["pixel_accuracy"],
+                    "test_ap50": test["ap50"], "bytes": fp32.stat().st_size,
+                    "seconds_per_photo_median": test["seconds_per_photo_median"]}
+    metrics["variants"]["fp32"] = fp32_variant
+    metrics["test"], metrics["onnx_parity"] = test, parity
+    manifest["metrics"].update(
+        test_miou=test["miou"], test_pixel_accuracy=test["pixel_accuracy"],
+        test_ap50=test["ap50"], per_class_iou=test["per_class_iou"],
+        per_class_ap50=test["per_class_ap50"],
+        cpu_seconds_per_photo=test["seconds_per_photo_median"])
+    manifest["metrics"]["variants"]["fp32"] = fp32_variant
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_manifest(out, manifest)
+    write_parser_card(out, manifest, metrics)
+    return record
+
+
 def train_parser(cfg: ParserTrainConfig, *, command: str, log=print) -> dict:
     """The whole run: data → split → fit → ONNX (+ parity, INT8) → test metrics → bundle."""
     out = Path(cfg.out)
@@ -868,6 +930,7 @@ def write_parser_card(out: Path, manifest: dict, metrics: dict) -> None:
         f"{p['max_abs_diff_logits']:.2e}, pixel argmax agreement "
         f"{p['pixel_argmax_agreement']:.5f}.",
         "",
+        *export_lines(manifest),
         "Latency side by side (1 vs 2 threads, each shipped variant): "
         "`benchmarks/parse_latency.py`, "
         "results in `benchmarks/results/parse_latency.json`.",

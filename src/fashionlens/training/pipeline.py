@@ -182,6 +182,77 @@ def train_classifier(cfg: ClassifierTrainConfig, *, command: str, log=print) -> 
     return metrics
 
 
+def reexport_classifier(bundle_dir: str | Path, *, data: str | None = None,
+                        log=print) -> dict:
+    """Export a bundle's fp32 ONNX graph again from its ``checkpoint.pt`` with today's exporter.
+
+    Same weights, a new graph (for exporter upgrades). Rebuilds the bundle's test split from
+    its recorded seed (refusing data whose split differs), checks parity against torch,
+    re-measures the test split with the new graph and compares its probabilities with the old
+    graph's; records the export in the manifest (``exports``) and rewrites metrics.json and
+    the model card. An INT8 file, if any, is left as it was.
+    """
+    from fashionlens.imaging import Preprocessing
+    from fashionlens.models.classifier import GarmentNet
+    from fashionlens.training.model_card import write_model_card
+
+    out = Path(bundle_dir)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    tr = manifest["training"]
+    cfg = tr["config"]
+    ckpt = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)
+    classes = list(ckpt["classes"])
+    model = GarmentNet(len(classes), cfg["backbone"], pretrained=False)
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+
+    ds = read_dataset(data or cfg["data"])
+    labels = ds.labels()
+    groups = (np.array([it.group or "" for it in ds.items]) if cfg.get("group_split")
+              else None)
+    split = stratified_split(labels, fractions=tuple(cfg["split"]), seed=cfg["seed"],
+                             groups=groups)
+    if split_fingerprint(split) != tr["split_fingerprint"]:
+        raise ValueError("the data's test split differs from the one this bundle was measured "
+                         "on (other photos or labels); pass the training data with --data")
+    pre = Preprocessing(**{k: v for k, v in manifest["preprocessing"].items()
+                           if k in Preprocessing.__dataclass_fields__})
+    te_arrays = _arrays([ds.items[i].path for i in split.test], pre)
+    te_y = labels[split.test]
+    temperature = manifest["calibration"]["temperature"]
+
+    fp32 = out / manifest["files"]["fp32"]
+    before = _onnx_probs(fp32, te_arrays, temperature)
+    log(f"exporting {fp32} again with torch {torch.__version__}")
+    export_onnx(model, fp32, pre.size)
+    after = _onnx_probs(fp32, te_arrays, temperature)
+    parity = parity_check(model, fp32, te_arrays[:32])
+    report = classification_report(after, te_y, classes)
+    record = {
+        "date": time.strftime("%Y-%m-%d"), "exporter": "torch.onnx.export (torch.export-based)",
+        "torch": torch.__version__, "onnx": package_version("onnx"),
+        "onnx_sha256": file_sha256(fp32), "test_photos": int(len(te_y)),
+        "max_abs_prob_diff_vs_previous_graph": float(np.abs(after - before).max()),
+        "argmax_agreement_vs_previous_graph": float(
+            (after.argmax(1) == before.argmax(1)).mean()),
+    }
+    log(f"test top-1 {report['top1']:.4f}; max |Δp| vs the previous graph "
+        f"{record['max_abs_prob_diff_vs_previous_graph']:.1e}")
+    manifest["exports"] = [*manifest.get("exports", []), record]
+    tr["onnx_sha256"]["fp32"] = record["onnx_sha256"]
+    manifest["metrics"].update(test_top1=report["top1"], test_top3=report["top3"],
+                               test_macro_f1=report["macro_f1"])
+    manifest["metrics"]["variants"]["fp32"].update(
+        test_top1=report["top1"], test_macro_f1=report["macro_f1"], bytes=fp32.stat().st_size)
+    metrics["test"], metrics["onnx_parity"] = report, parity
+    metrics["variants"]["fp32"] = manifest["metrics"]["variants"]["fp32"]
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_manifest(out, manifest)
+    write_model_card(out, manifest, metrics)
+    return record
+
+
 def refit_hedging(bundle_dir: str | Path, *, taxonomy_path: str | None = None,
                   log=print) -> list[dict]:
     """Re-calibrate DARTS from the validation predictions stored in a bundle.
