@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from fashionlens.cli import app  # noqa: E402
 from fashionlens.inference import GarmentClassifier, ModelBundle  # noqa: E402
 from fashionlens.training.augment import AugmentConfig, train_transform  # noqa: E402
 from fashionlens.training.config import ClassifierTrainConfig  # noqa: E402
+from fashionlens.training.export import KEEP_FP32_CHOICES, _kept_nodes  # noqa: E402
 from fashionlens.training.loop import make_preprocessing  # noqa: E402
 from fashionlens.training.provenance import file_sha256, load_init_state  # noqa: E402
 
@@ -67,9 +69,12 @@ def test_train_command_writes_a_servable_bundle(fixtures, tmp_path):
     res = CliRunner().invoke(app, [
         "train", "classifier", "--data", str(fixtures / "garments"), "--out", str(child),
         "--recipe", "cpu", "--epochs", "1", "--batch-size", "4", "--max-train-batches", "1",
-        "--workers", "0", "--no-int8", "--init", str(out),
+        "--workers", "0", "--init", str(out),
     ])
     assert res.exit_code == 0, res.output
+    int8 = json.loads((child / "metrics.json").read_text())["variants"]["int8"]
+    tried = [t["keep_fp32"] for t in int8["tried_on_validation"]]
+    assert tried == list(KEEP_FP32_CHOICES[:len(tried)]) and int8["keep_fp32"] == tried[-1]
     training = ModelBundle.load(child).manifest["training"]
     assert training["init"]["checkpoint_sha256"] == file_sha256(out / "checkpoint.pt")
     assert training["init"]["command"] == manifest["training"]["command"]
@@ -112,3 +117,13 @@ def test_augmentation_changes_geometry(fixtures):
     a, b = tf(img), tf(img)
     assert a.shape == b.shape == (3, 224, 224)
     assert not np.allclose(a, b)
+
+
+def test_int8_keeps_the_named_layers_in_fp32():
+    shipped = (Path(__file__).resolve().parent.parent / "models" / "garment-classifier"
+               / "model.onnx")
+    assert _kept_nodes(shipped, "none") == []
+    stem_head = _kept_nodes(shipped, "stem+head")
+    assert len(stem_head) == 2  # the first convolution and the classifier
+    with_dw = _kept_nodes(shipped, "stem+head+depthwise")
+    assert set(stem_head) < set(with_dw) and len(with_dw) == 2 + 16  # Lite0: 16 depthwise

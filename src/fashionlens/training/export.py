@@ -67,9 +67,33 @@ class _Calibration:
         return None if b is None else {INPUT_NAME: b}
 
 
+# Which layers an INT8 variant may keep in fp32, from none to the ones that suffer most from
+# 8-bit rounding in EfficientNet-Lite: the stem convolution and the classifier head, then
+# also the depthwise convolutions. Tried in this order; the first that holds accuracy wins.
+KEEP_FP32_CHOICES = ("none", "stem+head", "stem+head+depthwise")
+
+
+def _kept_nodes(model_path: Path, keep_fp32: str) -> list[str]:
+    import onnx
+
+    if keep_fp32 == "none":
+        return []
+    nodes = onnx.load(str(model_path), load_external_data=False).graph.node
+    convs = [n for n in nodes if n.op_type == "Conv"]
+    kept = [convs[0].name] if convs else []
+    kept += [n.name for n in nodes if n.op_type in ("Gemm", "MatMul")]
+    if keep_fp32 == "stem+head+depthwise":
+        kept += [n.name for n in convs
+                 if any(a.name == "group" and a.i > 1 for a in n.attribute)]
+    return kept
+
+
 def quantize_int8(fp32_path: Path, int8_path: Path, calibration: np.ndarray, *,
-                  batch: int = 16) -> None:
-    """Static INT8 (QDQ, per-channel weights) calibrated on real preprocessed photos."""
+                  batch: int = 16, keep_fp32: str = "none") -> None:
+    """Static INT8 (QDQ, per-channel weights) calibrated on real preprocessed photos.
+
+    ``keep_fp32`` (one of KEEP_FP32_CHOICES) leaves those layers unquantised.
+    """
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -81,5 +105,6 @@ def quantize_int8(fp32_path: Path, int8_path: Path, calibration: np.ndarray, *,
             quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.Percentile,
             extra_options={"CalibPercentile": 99.99},
+            nodes_to_exclude=_kept_nodes(prepared, keep_fp32),
         )
     os.chmod(int8_path, 0o644)

@@ -120,6 +120,12 @@ def write_model_card(out: Path, manifest: dict, metrics: dict) -> None:
         shipped = "yes" if name in manifest["files"] else "no (accuracy drop > 0.5 point)"
         lines.append(f"| {name} | {shipped} | {_pct(v['test_top1'])} | "
                      f"{v['test_macro_f1']:.3f} | {v['bytes'] / 1e6:.1f} MB |")
+    tried = metrics["variants"].get("int8", {}).get("tried_on_validation", [])
+    if tried:
+        lines += ["", "INT8 variants tried on the validation split, fewest layers kept in fp32 "
+                  "first (the first within 0.5 point of fp32 is the one measured on test): " +
+                  "; ".join(f"{t['keep_fp32']} kept in fp32 → drop {t['val_drop_points']:.1f} "
+                            "points" for t in tried) + "."]
     p = metrics["onnx_parity"]
     lines += ["", f"Default variant: `{manifest['default_variant']}`. ONNX parity against torch "
               f"on {p['photos']} real test photos: max |Δlogit| {p['max_abs_diff_logits']:.2e}, "

@@ -113,13 +113,19 @@ def train_classifier(cfg: ClassifierTrainConfig, *, command: str, log=print) -> 
         log("quantising to INT8")
         int8 = out / "model.int8.onnx"
         calib = _arrays(tr_p[:: max(1, len(tr_p) // 256)], pre)
-        quantize_int8(fp32, int8, calib)
+        va_arrays = _arrays(va_p, pre)
+        va_top1 = classification_report(_onnx_probs(fp32, va_arrays, temperature), va_y,
+                                        classes)["top1"]
+        tried = _int8_on_validation(fp32, int8, calib, va_arrays, va_y, va_top1, classes,
+                                    temperature, log=log)
         q_probs = _onnx_probs(int8, te_arrays, temperature)
         q_rep = classification_report(q_probs, te_y, classes)
         drop = report["top1"] - q_rep["top1"]
+        held_on_val = tried[-1]["val_drop_points"] <= 0.5
         variants["int8"] = {"test_top1": q_rep["top1"], "test_macro_f1": q_rep["macro_f1"],
-                            "bytes": int8.stat().st_size, "top1_drop_points": 100 * drop}
-        if drop <= 0.005:
+                            "bytes": int8.stat().st_size, "top1_drop_points": 100 * drop,
+                            "keep_fp32": tried[-1]["keep_fp32"], "tried_on_validation": tried}
+        if held_on_val and drop <= 0.005:
             files["int8"] = int8.name
             default = "int8"
             log(f"INT8 kept: top-1 {q_rep['top1']:.4f} (drop {100 * drop:.2f} points)")
@@ -180,6 +186,29 @@ def train_classifier(cfg: ClassifierTrainConfig, *, command: str, log=print) -> 
 
     write_model_card(out, manifest, metrics)
     return metrics
+
+
+def _int8_on_validation(fp32: Path, int8: Path, calib, va_arrays, va_y, va_top1, classes,
+                        temperature: float, log=print) -> list[dict]:
+    """Quantise with fewer and fewer layers in 8 bits until validation top-1 holds.
+
+    Leaves the last variant tried at ``int8`` and returns what each try measured on the
+    validation split (the test split only judges the one chosen here).
+    """
+    from fashionlens.training.export import KEEP_FP32_CHOICES
+
+    tried = []
+    for keep in KEEP_FP32_CHOICES:
+        quantize_int8(fp32, int8, calib, keep_fp32=keep)
+        top1 = classification_report(_onnx_probs(int8, va_arrays, temperature), va_y,
+                                     classes)["top1"]
+        tried.append({"keep_fp32": keep, "val_top1": top1,
+                      "val_drop_points": 100 * (va_top1 - top1)})
+        log(f"INT8 keeping {keep} in fp32: validation top-1 {top1:.4f} "
+            f"(fp32 {va_top1:.4f})")
+        if va_top1 - top1 <= 0.005:
+            break
+    return tried
 
 
 def reexport_classifier(bundle_dir: str | Path, *, data: str | None = None,
