@@ -47,14 +47,19 @@ def _onnx_probs(onnx_path: Path, arrays: np.ndarray, temperature: float, threads
     return _softmax(logits, temperature)
 
 
+def dataset_split(ds, fractions, seed: int, group_split: bool):
+    """The seeded stratified split of a run (each sender on one side with ``group_split``)."""
+    groups = np.array([it.group or "" for it in ds.items]) if group_split else None
+    return stratified_split(ds.labels(), fractions=fractions, seed=seed, groups=groups)
+
+
 def train_classifier(cfg: ClassifierTrainConfig, *, command: str, log=print) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     ds = read_dataset(cfg.data)
     classes = ds.classes
     labels = ds.labels()
-    groups = np.array([it.group or "" for it in ds.items]) if cfg.group_split else None
-    split = stratified_split(labels, fractions=cfg.split, seed=cfg.seed, groups=groups)
+    split = dataset_split(ds, cfg.split, cfg.seed, cfg.group_split)
     paths = [it.path for it in ds.items]
     log(f"{len(ds.items)} photos, {len(classes)} classes; split train/val/test "
         f"{len(split.train)}/{len(split.val)}/{len(split.test)}; {len(ds.rejects)} rejected rows")
@@ -238,10 +243,7 @@ def reexport_classifier(bundle_dir: str | Path, *, data: str | None = None,
 
     ds = read_dataset(data or cfg["data"])
     labels = ds.labels()
-    groups = (np.array([it.group or "" for it in ds.items]) if cfg.get("group_split")
-              else None)
-    split = stratified_split(labels, fractions=tuple(cfg["split"]), seed=cfg["seed"],
-                             groups=groups)
+    split = dataset_split(ds, tuple(cfg["split"]), cfg["seed"], cfg.get("group_split", False))
     if split_fingerprint(split) != tr["split_fingerprint"]:
         raise ValueError("the data's test split differs from the one this bundle was measured "
                          "on (other photos or labels); pass the training data with --data")
