@@ -22,6 +22,14 @@
     wrong main colour is skin-toned.
     CCP garments are read through their ground-truth masks (skin and background excluded by
     the mask), so the two checks concern the product photos.
+(c) second set: the 400 garments of data/colour-names/val_rater*.csv, each named by two
+    raters: share of main colours accepted by both, and by either.
+
+Every figure is measured twice in the same run: with the pixel analysis alone ("pixels") and
+with the learned colour namer choosing the main colour ("namer", models/colour-namer, what
+the product does when the bundle is installed). The namer's network never saw (b) or (c);
+its stacker was fitted on (c), so (c) with the namer is an in-sample figure and (b) is its
+test.
 
 Usage:
     python benchmarks/colour_accuracy.py ../shared/data benchmarks/results/colour_accuracy.json
@@ -58,6 +66,8 @@ from fashionlens.imaging import open_image
 HERE = Path(__file__).resolve().parent
 TRUTH = HERE / "data" / "colour_truth.csv"
 RATERS = HERE / "data" / "colour_raters"
+SECOND_SET = HERE.parent / "data" / "colour-names"
+NAMER = HERE.parent / "models" / "colour-namer"
 # Rows whose labelling notes mention skin in the photo (hands, feet, worn garments).
 SKIN_RE = re.compile(r"\b(hands?|feet|foot|skin|arms?|worn)\b")
 GARMENT_LABELS = {
@@ -93,7 +103,7 @@ def recolour(rgb: np.ndarray, mask: np.ndarray, target_lab: np.ndarray) -> np.nd
     return out
 
 
-def synthetic(data: Path, n_garments: int, seed: int, cfg: ColourConfig) -> dict:
+def synthetic(data: Path, n_garments: int, seed: int, cfg: ColourConfig, namer=None) -> dict:
     d = default_dictionary()
     labels = json.loads((data / "ccp" / "labels.json").read_text())
     masks = sorted((data / "ccp" / "masks").glob("*.png"))
@@ -117,7 +127,7 @@ def synthetic(data: Path, n_garments: int, seed: int, cfg: ColourConfig) -> dict
         for ref_i, lab in enumerate(d.colours[cid].lab):
             for stem, garment, rgb, mask in regions:
                 got = colours_of_region(recolour(rgb, mask, np.array(lab)), mask, dictionary=d,
-                                        config=cfg)
+                                        config=cfg, namer=namer)
                 ok = got.main == cid
                 rows.append({"target": cid, "reference": ref_i, "photo": stem,
                              "garment": garment, "main": got.main, "correct": ok})
@@ -215,7 +225,7 @@ def agreement(raters: dict[str, list[dict]], answers: list[str]) -> dict:
     }
 
 
-def real(data: Path, cfg: ColourConfig) -> dict:
+def real(data: Path, cfg: ColourConfig, namer=None) -> dict:
     d = default_dictionary()
     labels = json.loads((data / "ccp" / "labels.json").read_text())
     rows = list(csv.DictReader(TRUTH.open(encoding="utf-8")))
@@ -235,7 +245,7 @@ def real(data: Path, cfg: ColourConfig) -> dict:
             # the backdrop as the colour code sees it (after the same white balance)
             ring = apply_gains(ring, white_balance_gains(rgb, cfg, exclude=mask))
             backdrop_lab = np.median(rgb_to_lab(ring), axis=0)
-        got = colours_of_region(rgb, mask, dictionary=d, config=cfg)
+        got = colours_of_region(rgb, mask, dictionary=d, config=cfg, namer=namer)
         truth = r["main_colour"]
         accepted = {truth, *[x for x in r["also_ok"].split(";") if x]}
         main_lab = np.array(got.lab[0]) if got.lab else np.zeros(3)
@@ -295,6 +305,40 @@ def real(data: Path, cfg: ColourConfig) -> dict:
     }
 
 
+def second_set(data: Path, cfg: ColourConfig, namer=None) -> dict:
+    """The 400 garments of data/colour-names/val_rater*.csv, each named by two raters."""
+    from fashionlens.training.colour_namer import garment_region, read_labels
+
+    d = default_dictionary()
+    files = sorted(SECOND_SET.glob("val_rater*.csv"))
+    per_rater = [read_labels(f, d)[0] for f in files]
+    ccp_labels = json.loads((data / "ccp" / "labels.json").read_text())
+    rows = []
+    for named in zip(*per_rater, strict=True):
+        g = named[0]
+        rgb, mask = garment_region(data, g, ccp_labels)
+        main = colours_of_region(rgb, mask, dictionary=d, config=cfg, namer=namer).main
+        rows.append({"source": g.source or "product", "main": main,
+                     "by_all": all(main in x.accepted for x in named),
+                     "by_any": any(main in x.accepted for x in named)})
+
+    def share(key, source=None):
+        sel = [r[key] for r in rows if source is None or r["source"] == source]
+        return round(float(np.mean(sel)), 4) if sel else None
+
+    mains = [[x.main_colour for x in rater] for rater in per_rater]
+    return {
+        "n": len(rows), "raters": [f.name for f in files],
+        "accepted_by_every_rater": share("by_all"),
+        "accepted_by_any_rater": share("by_any"),
+        "by_source": {s: {"n": sum(r["source"] == s for r in rows),
+                          "accepted_by_every_rater": share("by_all", s)}
+                      for s in sorted({r["source"] for r in rows})},
+        "raters_main_equal": round(float(np.mean(
+            [len(set(m)) == 1 for m in zip(*mains, strict=True)])), 4),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("data", type=Path, help="the shared data folder (clothing/, ccp/)")
@@ -303,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--garments", type=int, default=10, help="CCP garments recoloured in (a)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-synthetic", action="store_true")
+    ap.add_argument("--namer", type=Path, default=NAMER,
+                    help="colour-namer bundle measured beside pixels only (missing: skipped)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a ColourConfig field (ablations), e.g. --set max_gain=1.0")
     args = ap.parse_args(argv)
@@ -318,26 +364,40 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "config_overrides": overrides,
     }
-    if not args.skip_synthetic:
-        result["synthetic"] = synthetic(args.data, args.garments, args.seed, cfg)
-        s = result["synthetic"]
-        print(f"(a) synthetic: {s['cases']} cases, main-colour accuracy "
-              f"{s['main_colour_accuracy']:.4f}")
-    result["real"] = real(args.data, cfg)
-    r = result["real"]
-    print(f"(b) real: {r['n']} garments, main-colour accuracy {r['main_colour_accuracy']:.4f} "
-          f"(lenient {r['lenient_accuracy']:.4f}); backdrop reported "
-          f"{r['backdrop_reported_as_main']}, skin reported {r['skin_reported_as_main']}")
-    for name, h in r["by_half"].items():
-        print(f"    {name}: n={h['n']} accuracy {h['accuracy']:.4f} "
-              f"(lenient {h['lenient_accuracy']:.4f})")
-    ra = r["raters"]
-    print(f"    {len(ra['raters'])} raters: accepted by a majority {ra['majority_accepted']}; "
-          f"by any {ra['accepted_by_any_rater']['all']}; = majority main "
-          f"{ra['equals_majority_main']}")
-    for k, h in ra["humans"].items():
+    namer = None
+    if (args.namer / "manifest.json").is_file():
+        from fashionlens.colour_namer import ColourNamer
+
+        namer = ColourNamer(args.namer)
+        result["namer"] = {"bundle": args.namer.name,
+                           "training_command": namer.bundle.manifest["training"]["command"]}
+    # Both ways in one run: the pixel analysis alone ("pixels") and with the learned namer
+    # choosing the main colour ("namer", what the product does when the bundle is there).
+    ways = {"pixels": None, **({"namer": namer} if namer is not None else {})}
+    for way, nm in ways.items():
+        tag = "" if way == "pixels" else " + namer"
+        if not args.skip_synthetic:
+            s = result.setdefault("synthetic", {})[way] = synthetic(
+                args.data, args.garments, args.seed, cfg, nm)
+            print(f"(a{tag}) synthetic: {s['cases']} cases, main-colour accuracy "
+                  f"{s['main_colour_accuracy']:.4f}")
+        r = result.setdefault("real", {})[way] = real(args.data, cfg, nm)
+        print(f"(b{tag}) real: {r['n']} garments; backdrop reported "
+              f"{r['backdrop_reported_as_main']}, skin reported {r['skin_reported_as_main']}")
+        ra = r["raters"]
+        print(f"    {len(ra['raters'])} raters: accepted by a majority {ra['majority_accepted']}; "
+              f"by any {ra['accepted_by_any_rater']['all']}; by all "
+              f"{ra['accepted_by_all_raters']['all']}; = majority main "
+              f"{ra['equals_majority_main']}; rater O alone (lenient) {r['lenient_accuracy']}")
+        c = result.setdefault("second_set", {})[way] = second_set(args.data, cfg, nm)
+        print(f"(c{tag}) second set: {c['n']} garments, accepted by both raters "
+              f"{c['accepted_by_every_rater']}, by either {c['accepted_by_any_rater']} "
+              f"{c['by_source']}")
+    for k, h in result["real"]["pixels"]["raters"]["humans"].items():
         print(f"    rater {k}: main accepted by all others {h['main_accepted_by_all_others']}, "
               f"by any other {h['main_accepted_by_any_other']}")
+    print(f"    second set raters' main colours equal: "
+          f"{result['second_set']['pixels']['raters_main_equal']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0

@@ -5,8 +5,11 @@ fashionlens/data/ccp_grouping.json, stand in for a parser's label map; every gar
 present (background, skin and hair skipped) is measured, as ``fashionlens`` does after parsing.
 
 Compared in the same run, on the same photos:
-* ``fashionlens``: colours_of_garments as shipped (grid sampling to at most 4,000 pixels per
+* ``fashionlens``: colours_of_garments, pixels only (grid sampling to at most 2,000 pixels per
   garment, 64³ Lab lookup table, small numpy k-means, CIEDE2000 naming);
+* ``fashionlens_namer``: the same with the learned colour namer (models/colour-namer, ONNX
+  Runtime on one thread) choosing each garment's main colour, all garments in one batch:
+  what the product does when the bundle is installed;
 * ``full_pixels``: the same code with sampling switched off (every garment pixel);
 * ``sklearn_kmeans``: a textbook pipeline: every garment pixel through scikit-image's rgb2lab,
   scikit-learn KMeans (k=6, one init), cluster centres named by the same dictionary.
@@ -108,6 +111,13 @@ def main(argv: list[str] | None = None) -> int:
         "full_pixels": lambda rgb, lm: [(g, c.main) for g, c in
                                         colours_of_garments(rgb, lm, classes, config=full)],
     }
+    bundle = HERE.parent / "models" / "colour-namer"
+    if (bundle / "manifest.json").is_file():
+        from fashionlens.colour_namer import ColourNamer
+
+        namer = ColourNamer(bundle, threads=1)
+        methods["fashionlens_namer"] = lambda rgb, lm: [
+            (g, c.main) for g, c in colours_of_garments(rgb, lm, classes, namer=namer)]
     try:
         import sklearn  # noqa: F401
 

@@ -41,6 +41,9 @@ class Analyzer:
         except ValueError:
             self.hedger = None
         self.taxonomy = self.hedger.taxonomy if self.hedger is not None else None
+        from fashionlens.colour_namer import default_namer
+
+        self.colour_namer = default_namer(s.models_dir)
         self.parser = None
         parser_dir = Path(s.models_dir) / "garment-parser"
         if (parser_dir / "manifest.json").exists():
@@ -81,7 +84,8 @@ class Analyzer:
         }
         out.update(self._describe(out, lang))
         rgb = np.asarray(photo)
-        colours = colours_of_region(rgb, garment_mask_for_product_photo(rgb))
+        colours = colours_of_region(rgb, garment_mask_for_product_photo(rgb),
+                                    namer=self.colour_namer)
         out["colours"] = colours.to_json(out["label"])
         garments = []
         out["kind"] = "item"
@@ -100,7 +104,8 @@ class Analyzer:
                 g = {"label": inst.label, "score": round(float(inst.score), 4),
                      "box": list(inst.box), "area": int(inst.area)}
                 if inst.mask is not None:
-                    g["colours"] = colours_of_region(rgb, inst.mask).to_json(inst.label)
+                    g["colours"] = colours_of_region(
+                        rgb, inst.mask, namer=self.colour_namer).to_json(inst.label)
                 garments.append(g)
         out["garments"] = garments
         self._name(out, lang)

@@ -142,7 +142,12 @@ def reproducible_command(ctx: typer.Context) -> str:
             continue
         value = ctx.params[param.name]
         flag = param.opts[0] if not isinstance(value, bool) or value else param.secondary_opts[0]
-        words += [flag] if isinstance(value, bool) else [flag, str(value)]
+        if isinstance(value, bool):
+            words.append(flag)
+        elif isinstance(value, list | tuple):
+            words += [w for item in value for w in (flag, str(item))]
+        else:
+            words += [flag, str(value)]
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -194,6 +199,40 @@ def train_classifier_cmd(
     t = metrics["test"]
     err.print(f"test top-1 {t['top1']:.4f}  macro-F1 {t['macro_f1']:.4f}  "
               f"ECE {metrics['calibration']['test_ece_after']:.4f}  → {out}")
+
+
+@train_app.command("colour-namer")
+def train_colour_namer_cmd(
+    ctx: typer.Context,
+    data: Annotated[str, typer.Option(help="Folder the label files' image paths start from.")],
+    train: Annotated[list[str], typer.Option(help="Label CSV the network learns from "
+                                                  "(repeatable).")],
+    val: Annotated[list[str], typer.Option(help="Label CSV for the best epoch and the stacker "
+                                                "(repeatable: one per rater).")],
+    out: Annotated[str, typer.Option(help="Bundle directory to write.")],
+    epochs: Annotated[int, typer.Option()] = 20,
+    lr: Annotated[float, typer.Option()] = 1e-3,
+    freeze_stages: Annotated[int, typer.Option()] = 2,
+    image_size: Annotated[int, typer.Option(help="Garment view side = network input.")] = 64,
+    seed: Annotated[int, typer.Option()] = 0,
+    workers: Annotated[int, typer.Option()] = 2,
+    max_train_batches: Annotated[int, typer.Option(help="Cap batches per epoch (smoke).")] = 0,
+) -> None:
+    """Train the main-colour namer (network + stacker) on garments people named."""
+    from fashionlens.training.colour_namer import ColourNamerTrainConfig, train_colour_namer
+
+    cfg = ColourNamerTrainConfig(data=data, train=list(train), val=list(val), out=out,
+                                 epochs=epochs, lr=lr, freeze_stages=freeze_stages,
+                                 image_size=image_size, seed=seed, workers=workers,
+                                 max_train_batches=max_train_batches)
+    try:
+        metrics = train_colour_namer(cfg, command=reproducible_command(ctx), log=err.print)
+    except (ValueError, FileNotFoundError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    v = metrics["validation"]
+    err.print(f"validation: pixels {v['pixels_only']:.4f}  network {v['network_only']:.4f}  "
+              f"stacked {v['stacked_5fold']:.4f}  → {out}")
 
 
 @train_app.command("hedging")

@@ -6,7 +6,7 @@ garment from its backdrop and from skin (:func:`garment_mask_for_product_photo`)
 
 How a region is read (:func:`colours_of_region`; every knob is in :class:`ColourConfig`):
 
-1. The region is sampled on a regular grid (at most ``max_pixels``, 4,000 by default), after
+1. The region is sampled on a regular grid (at most ``max_pixels``, 2,000 by default), after
    a one-pixel erosion that drops the mixed pixels along its edge.
 2. Light (:func:`white_balance_gains`; colour constancy, roughly): a tint that the garment
    and its backdrop share is taken for the light's and removed (a white shirt on a cream
@@ -25,6 +25,9 @@ How a region is read (:func:`colours_of_region`; every knob is in :class:`Colour
 6. The pattern is ``"solid"`` when one name (alone, or with its dictionary neighbours: shading
    across navy/black) covers the region, ``"striped"`` when the two main colours alternate
    along one image axis, otherwise ``"multicolour"``.
+7. With a learned namer (``namer=``, :mod:`fashionlens.colour_namer`), a small network that
+   looks at the garment and a stacker over the pixel statistics choose the main colour,
+   which is listed first; without one the largest named colour is the main one.
 
 Serving-path module: numpy, scipy, Pillow and scikit-image; no torch.
 """
@@ -33,11 +36,13 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from fashionlens.colour_namer import ColourNamer, RegionSummary
+from fashionlens.colour_namer import summarise as summarise_region
 from fashionlens.core.colours import ColourDictionary, delta_e
 
 __all__ = [
@@ -61,7 +66,7 @@ _LUMA = np.array([0.2126, 0.7152, 0.0722])  # linear sRGB → luminance Y
 class ColourConfig:
     """Knobs of :func:`colours_of_region`, defaults visible in one place."""
 
-    max_pixels: int = 4000          # pixels sampled per region (regular grid)
+    max_pixels: int = 2000          # pixels sampled per region (regular grid)
     k: int = 6                      # k-means clusters before merging
     iterations: int = 10            # Lloyd iterations at most
     merge_delta_e: float = 9.0      # merge clusters closer than this (CIEDE2000) ...
@@ -121,6 +126,28 @@ class GarmentColours:
         ]
         out["pattern"] = self.pattern
         return out
+
+    def with_main(self, name: str, d: ColourDictionary) -> GarmentColours:
+        """These colours with ``name`` as the main one (a learned namer's choice).
+
+        A name already in the list moves to the front; another name renames the largest
+        colour (same pixels, share and rgb: the namer reads that colour differently).
+        """
+        if not self.colours or name == self.main:
+            return self
+        names = [c.name for c in self.colours]
+        order = list(range(len(self.colours)))
+        colours = list(self.colours)
+        if name in names:
+            i = names.index(name)
+            order = [i, *[j for j in order if j != i]]
+            colours = [self.colours[j] for j in order]
+        else:
+            colours[0] = colours[0]._replace(name=name)
+        lab = [self.lab[j] for j in order] if len(self.lab) == len(order) else self.lab
+        return replace(self, colours=colours, main=name, lab=lab,
+                       display=[d.colours[c.name].display_name("en") if c.name in d.colours
+                                else c.name for c in colours])
 
     def _display(self, i: int) -> str:
         if i < len(self.display):
@@ -446,6 +473,32 @@ def _stripe_score(labels2d: np.ndarray, valid: np.ndarray) -> float:
     return hi / max(lo, 1e-3)
 
 
+def _region_sample(
+    arr: np.ndarray, mask: np.ndarray | None, config: ColourConfig, gains: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int] | None:
+    """The region's distinct colours after the light correction, as CIELAB with their counts.
+
+    Returns ``(lab (U, 3), counts (U,), inverse (sampled pixel → distinct colour), sampled-grid
+    mask, region pixel count)``, or None for an empty region. Colours are binned at 5 bits per
+    channel (bins about 2-4 ΔE wide, looked up at their centres in the 6-bit table): fewer
+    points to cluster, same result.
+    """
+    crop, sub, n = _sample_grid(arr, mask, config)
+    pixels = crop[sub]
+    if pixels.shape[0] == 0:
+        return None
+    if config.white_balance:
+        if gains is None:
+            gains = white_balance_gains(arr, config, exclude=mask)
+        pixels = apply_gains(pixels, gains)
+    q = (pixels >> 3).astype(np.intp)
+    codes = (q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2]
+    uniq, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
+    r5, g5, b5 = uniq >> 10, (uniq >> 5) & 31, uniq & 31
+    lut_index = ((r5 << 1 | 1) << 2 * _LUT_BITS) | ((g5 << 1 | 1) << _LUT_BITS) | (b5 << 1 | 1)
+    return _lab_lut()[lut_index].astype(np.float64), counts, inverse, sub, n
+
+
 def colours_of_region(
     rgb: np.ndarray,
     mask: np.ndarray | None,
@@ -454,14 +507,37 @@ def colours_of_region(
     max_colours: int = 4,
     config: ColourConfig = DEFAULT_CONFIG,
     gains: np.ndarray | None = None,
+    namer: ColourNamer | None = None,
 ) -> GarmentColours:
     """Named colours of the ``mask`` pixels of ``rgb`` (all pixels when ``mask`` is None).
 
     ``rgb``: HxWx3 uint8 sRGB; ``mask``: HxW bool. Returns at most ``max_colours`` names with
-    shares summing to 1 (largest first) and a pattern flag. An empty mask gives no colours,
-    ``main=None`` and pattern ``"unknown"``. ``gains``: white-balance gains already computed
-    for this photo (:func:`white_balance_gains`); by default they are computed here.
+    shares summing to 1 and a pattern flag; the main colour first, then by share. An empty
+    mask gives no colours, ``main=None`` and pattern ``"unknown"``. ``gains``: white-balance
+    gains already computed for this photo (:func:`white_balance_gains`); by default they are
+    computed here. ``namer``: a learned namer (:mod:`fashionlens.colour_namer`) that chooses
+    the main colour; without one the largest named colour is the main one.
     """
+    found, summary = measure_region(rgb, mask, dictionary=dictionary, max_colours=max_colours,
+                                     config=config, gains=gains, summarise=namer is not None)
+    if namer is None or summary is None:
+        return found
+    d = dictionary if dictionary is not None else default_dictionary()
+    main = namer.choose([namer.view_of(_check_rgb(rgb), mask)], [summary], d)[0]
+    return found.with_main(main, d)
+
+
+def measure_region(
+    rgb: np.ndarray,
+    mask: np.ndarray | None,
+    *,
+    dictionary: ColourDictionary | None,
+    max_colours: int,
+    config: ColourConfig,
+    gains: np.ndarray | None,
+    summarise: bool,
+) -> tuple[GarmentColours, RegionSummary | None]:
+    """:func:`colours_of_region` without a namer, and (``summarise``) what a namer needs."""
     arr = _check_rgb(rgb)
     if mask is not None:
         mask = np.asarray(mask)
@@ -472,24 +548,11 @@ def colours_of_region(
     if max_colours < 1:
         raise ValueError(f"max_colours must be at least 1, got {max_colours}")
     d = dictionary if dictionary is not None else default_dictionary()
-    crop, sub, n = _sample_grid(arr, mask, config)
-    pixels = crop[sub]
-    if config.white_balance and pixels.shape[0]:
-        if gains is None:
-            gains = white_balance_gains(arr, config, exclude=mask)
-        pixels = apply_gains(pixels, gains)
-    if pixels.shape[0] == 0:
-        return GarmentColours(colours=[], pattern="unknown", main=None, pixels=0)
-
-    # Cluster distinct colours weighted by their counts, at 5 bits per channel (bins about
-    # 2-4 ΔE wide, looked up at their centres in the 6-bit table): fewer points, same result.
-    q = (pixels >> 3).astype(np.intp)
-    codes = (q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2]
-    uniq, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
-    r5, g5, b5 = uniq >> 10, (uniq >> 5) & 31, uniq & 31
-    lut_index = ((r5 << 1 | 1) << 2 * _LUT_BITS) | ((g5 << 1 | 1) << _LUT_BITS) | (b5 << 1 | 1)
-    lab_u = _lab_lut()[lut_index].astype(np.float64)
-    k = min(config.k, len(uniq))
+    sample = _region_sample(arr, mask, config, gains)
+    if sample is None:
+        return GarmentColours(colours=[], pattern="unknown", main=None, pixels=0), None
+    lab_u, counts, inverse, sub, n = sample
+    k = min(config.k, len(counts))
     centres, lab_labels = _kmeans(
         lab_u, k, iterations=config.iterations, seed=config.seed, weights=counts
     )
@@ -534,7 +597,7 @@ def colours_of_region(
             labels2d[sub] = per_unique[inverse.reshape(-1)]
             if _stripe_score(labels2d, sub) >= 2.5:
                 pattern = "striped"
-    return GarmentColours(
+    found = GarmentColours(
         colours=colours,
         pattern=pattern,
         main=main,
@@ -542,6 +605,11 @@ def colours_of_region(
         lab=[tuple(float(v) for v in row) for row in labs],
         display=[d.colours[c.name].display_name("en") for c in colours],
     )
+    if not summarise:
+        return found, None
+    return found, summarise_region(
+        lab_u, counts, centres, cl_counts, reference_main=main,
+        shares={nm: acc[0] / total for nm, acc in ranked}, main_lab=labs[0])
 
 
 # --------------------------------------------------------------------------- outfit photos
@@ -555,12 +623,16 @@ def colours_of_garments(
     max_colours: int = 4,
     min_pixels: int = 64,
     config: ColourConfig = DEFAULT_CONFIG,
+    namer: ColourNamer | None = None,
+    namer_min_share: float = 0.02,
 ) -> list[tuple[str, GarmentColours]]:
     """Colours of every garment in a parsed outfit photo, largest garment first.
 
     ``label_map``: HxW integer map from a garment parser, value ``i`` meaning
     ``class_names[i]``. Classes named in ``skip`` and garments under ``min_pixels`` pixels
-    are left out.
+    are left out. ``namer``: as in :func:`colours_of_region`, in one batch for the garments
+    that cover at least ``namer_min_share`` of the photo (the ones an outfit is described
+    by, about 2.3 per CCP photo); smaller ones (a belt, a bag strap) keep the largest colour.
     """
     arr = _check_rgb(rgb)
     lm = np.asarray(label_map)
@@ -581,14 +653,19 @@ def colours_of_garments(
     if config.white_balance and wanted:
         garments = np.isin(lm, np.array([i for i, n in enumerate(class_names) if n not in skipped]))
         gains = white_balance_gains(arr, config, exclude=garments)
-    return [
-        (
-            class_names[i],
-            colours_of_region(arr, lm == i, dictionary=d, max_colours=max_colours,
-                              config=config, gains=gains),
-        )
-        for i in wanted
-    ]
+    big = counts >= namer_min_share * lm.size
+    measured = [measure_region(arr, lm == i, dictionary=d, max_colours=max_colours,
+                               config=config, gains=gains,
+                               summarise=namer is not None and bool(big[i]))
+                for i in wanted]
+    found = [m[0] for m in measured]
+    named = [k for k, (_, summary) in enumerate(measured) if summary is not None]
+    if namer is not None and named:
+        mains = namer.choose([namer.view_of(arr, lm == wanted[k]) for k in named],
+                             [measured[k][1] for k in named], d)
+        for k, main in zip(named, mains, strict=True):
+            found[k] = found[k].with_main(main, d)
+    return [(class_names[i], f) for i, f in zip(wanted, found, strict=True)]
 
 
 # --------------------------------------------------------------------------- product photos

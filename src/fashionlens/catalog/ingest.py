@@ -158,6 +158,11 @@ class CatalogAnalyzer:
             self.hedger = hedger_from_bundle(classifier.bundle)
         self.parser = load_parser(s.models_dir) if parser is None else (parser or None)
         self.colours = colours
+        self.colour_namer = None
+        if colours:
+            from fashionlens.colour_namer import default_namer
+
+            self.colour_namer = default_namer(s.models_dir)
         self.limits = limits
         self.probs_weight = float(probs_weight)
 
@@ -249,7 +254,8 @@ class CatalogAnalyzer:
                 from fashionlens.colour import colours_of_region, garment_mask_for_product_photo
 
                 mask = garment_mask_for_product_photo(rgb) if item.kind == "item" else None
-                item.colours, item.pattern = _colours_json(colours_of_region(rgb, mask))
+                item.colours, item.pattern = _colours_json(
+                    colours_of_region(rgb, mask, namer=self.colour_namer))
             item.vectors = [StoredVector(embedding=np.asarray(res.embedding, np.float32),
                                          region=-1, label=res.label, colours=item.colours)]
         return item
@@ -279,7 +285,8 @@ class CatalogAnalyzer:
         for i, (g, res) in enumerate(zip(found, embedded, strict=True)):
             if hasattr(res, "error"):
                 continue
-            colours = _colours_json(colours_of_region(rgb, g.mask))[0] if self.colours else []
+            colours = (_colours_json(colours_of_region(rgb, g.mask, namer=self.colour_namer))[0]
+                       if self.colours else [])
             out.append(StoredVector(
                 embedding=np.asarray(res.embedding, np.float32), region=i, label=g.label,
                 box=[int(v) for v in g.box], colours=colours))

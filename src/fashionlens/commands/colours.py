@@ -3,7 +3,9 @@
 A thin call into :mod:`fashionlens.colour`. Each photo is taken as a single-garment product
 photo: the garment is separated from its backdrop and from skin
 (:func:`~fashionlens.colour.garment_mask_for_product_photo`), unless ``--mask`` gives the
-garment's pixels. With ``--json`` each photo is one line::
+garment's pixels. The learned colour namer (``models/colour-namer``, when installed) chooses
+the main colour, listed first; ``--no-namer`` leaves the largest colour first. With
+``--json`` each photo is one line::
 
     {"image": "shirt.jpg", "garments": [{"label": "garment", "pattern": "solid",
       "colours": [{"name": "navy", "display": "Navy", "share": 0.93, "rgb": [31, 38, 64]}, ...]}]}
@@ -55,11 +57,13 @@ def _load_mask(path: str, shape: tuple[int, int], limits) -> np.ndarray:
 
 
 def colours_of_photo(
-    source: str, *, mask: str | None = None, max_colours: int = 4, limits=None
+    source: str, *, mask: str | None = None, max_colours: int = 4, limits=None, namer=None
 ) -> dict:
     """The JSON object ``fashionlens colours --json`` prints for one photo.
 
-    Raises :class:`fashionlens.imaging.InvalidImage` for a photo (or mask) that cannot be read.
+    ``namer``: a learned main-colour namer (:class:`fashionlens.colour_namer.ColourNamer`);
+    without one the largest named colour is the main one. Raises
+    :class:`fashionlens.imaging.InvalidImage` for a photo (or mask) that cannot be read.
     """
     from fashionlens.colour import colours_of_region, garment_mask_for_product_photo
     from fashionlens.imaging import DEFAULT_LIMITS
@@ -71,7 +75,7 @@ def colours_of_photo(
         if mask is not None
         else garment_mask_for_product_photo(rgb)
     )
-    found = colours_of_region(rgb, region, max_colours=max_colours)
+    found = colours_of_region(rgb, region, max_colours=max_colours, namer=namer)
     return {"image": str(source), "garments": [found.to_json("garment")]}
 
 
@@ -83,6 +87,10 @@ def colours(
                        "by default the backdrop and skin are removed automatically.")] = None,
     max_colours: Annotated[int, typer.Option(
         "--max-colours", min=1, max=8, help="At most this many colours per garment.")] = 4,
+    learned: Annotated[bool, typer.Option(
+        "--namer/--no-namer", help="Let the learned colour namer (models/colour-namer) choose "
+                                   "the main colour; --no-namer: the largest colour is main.")]
+    = True,
 ) -> None:
     """Name the colours of the garment in each product photo (backdrop and skin left out)."""
     from fashionlens.cli import expand_inputs
@@ -98,12 +106,18 @@ def colours(
         raise typer.BadParameter("--mask needs exactly one photo", param_hint="--mask")
     s = get_settings()
     limits = ImageLimits(s.max_image_bytes, s.max_image_pixels)
+    namer = None
+    if learned:
+        from fashionlens.colour_namer import default_namer
+
+        namer = default_namer(s.models_dir)
     failures = 0
     table = Table("image", "colours", "pattern")
     for source in tracked(sources, total=len(sources), description="naming colours",
                           console=err, json_out=json_out):
         try:
-            doc = colours_of_photo(source, mask=mask, max_colours=max_colours, limits=limits)
+            doc = colours_of_photo(source, mask=mask, max_colours=max_colours, limits=limits,
+                                   namer=namer)
         except InvalidImage as exc:
             failures += 1
             fail = ImageFailure(source, exc.reason, exc.code)
