@@ -252,3 +252,34 @@ def test_label_sets_are_reproducible_draws(shared_data):
     more = tool.draw(shared_data, 1100, 500, seed=4,
                      exclude=exclude | {r["image"] for r in val + train})
     assert [tuple(r[k] for k in keys) for r in more] == rows("train.csv")[1600:]
+
+
+def test_pixels_decide_only_for_a_solid_colour_on_a_reference(d):
+    from fashionlens.colour_namer import pixels_decide
+
+    burgundy = np.array(d.colours["burgundy"].lab[0], float)
+    on = _summary(d, [burgundy, burgundy + [1.0, 0.0, 0.0]])
+    assert on.reference_main == "burgundy" and pixels_decide(on, d) == "burgundy"
+    off = _summary(d, [burgundy + [8.0, -10.0, 0.0]])
+    assert pixels_decide(off, d) is None                    # between references: ask the namer
+    mixed = summarise(burgundy[None], np.ones(1), burgundy[None], np.ones(1),
+                      reference_main="burgundy", shares={"burgundy": 0.6, "white": 0.4},
+                      main_lab=burgundy)
+    assert pixels_decide(mixed, d) is None                  # not solid: ask the namer
+
+
+def test_the_namer_is_not_asked_when_the_pixels_sit_on_a_reference(namer, d, monkeypatch):
+    from skimage.color import lab2rgb
+
+    always_red = Stacker(weights=np.zeros(len(FEATURES)), mean=np.zeros(len(FEATURES)),
+                         scale=np.ones(len(FEATURES)), prior={"red": 100.0})
+    monkeypatch.setattr(namer, "stacker", always_red)
+    mask = np.zeros((120, 120), bool)
+    mask[20:100, 30:90] = True
+    for name, shift in (("burgundy", 0.0), ("teal", 0.0), ("burgundy", 9.0)):
+        lab = np.array(d.colours[name].lab[0], float) + [shift, 0.0, 0.0]
+        rgb = np.round(lab2rgb(lab[None, None, :])[0, 0] * 255).astype(np.uint8)
+        img = np.full((120, 120, 3), 235, np.uint8)
+        img[mask] = rgb
+        expected = name if shift == 0.0 else "red"      # off the reference: the namer decides
+        assert colours_of_region(img, mask, namer=namer).main == expected

@@ -312,7 +312,10 @@ def models_info(json_out: Annotated[bool, typer.Option("--json")] = False) -> No
         return
     table = Table("bundle", "classes", "default variant", "test metrics")
     for name, doc in docs.items():
-        m = doc.get("metrics", {})
+        m = dict(doc.get("metrics", {}))
+        for key, sub in list(m.items()):     # one level of nesting: {"validation": {...}}
+            if isinstance(sub, dict):
+                m.update({f"{key}.{k}": v for k, v in sub.items()})
         table.add_row(name, str(len(doc.get("classes", []))), doc.get("default_variant", ""),
                       ", ".join(f"{k} {v:.3f}" for k, v in m.items() if isinstance(v, float)))
     Console().print(table)

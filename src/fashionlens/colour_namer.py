@@ -47,6 +47,10 @@ PIXEL_FEATURES = (
 )
 FEATURES = (*PIXEL_FEATURES, "network_log_prob")
 SOFT_VOTE_DE = 6.0   # ΔE scale of the soft cluster vote: exp(-ΔE / 6)
+# A garment whose colour is solid and sits this close (CIEDE2000) to one of its name's
+# reference points is named by its pixels: the dictionary defines that name there.
+PIXELS_DECIDE_DE = 2.5
+PIXELS_DECIDE_SHARE = 0.8
 LOG_PROB_FLOOR = 1e-4
 
 
@@ -267,8 +271,20 @@ class ColourNamer:
         """The main colour id of each region (one view and one summary per region)."""
         if len(views) != len(summaries):
             raise ValueError("need one view per region summary")
-        return [d.ids[int(np.argmax(self.stacker.scores(stack_features(s, lp, d), d.ids)))]
-                for s, lp in zip(summaries, self.log_probs(views), strict=True)]
+        decided = [pixels_decide(s, d) for s in summaries]
+        ask = [i for i, name in enumerate(decided) if name is None]
+        for i, lp in zip(ask, self.log_probs([views[i] for i in ask]), strict=True):
+            x = stack_features(summaries[i], lp, d)
+            decided[i] = d.ids[int(np.argmax(self.stacker.scores(x, d.ids)))]
+        return [str(name) for name in decided]
+
+
+def pixels_decide(s: RegionSummary, d: ColourDictionary) -> str | None:
+    """The pixel name when the garment is solid and on one of that name's references."""
+    if s.shares.get(s.reference_main, 0.0) < PIXELS_DECIDE_SHARE:
+        return None
+    distance = d.distances(s.main_lab)[d.ids.index(s.reference_main)]
+    return s.reference_main if distance <= PIXELS_DECIDE_DE else None
 
 
 @functools.lru_cache(maxsize=4)
