@@ -171,14 +171,17 @@ def test_train_command_writes_a_namer_bundle_the_product_uses(shared_data, tmp_p
         "train", "colour-namer", "--data", str(shared_data),
         "--train", str(head("train.csv", 24)),
         "--val", str(head("val_rater1.csv", 10)), "--val", str(head("val_rater2.csv", 10)),
-        "--out", str(out), "--epochs", "1", "--max-train-batches", "1", "--workers", "0",
-        "--image-size", "64"])
+        "--out", str(out), "--epochs", "1", "--batch-size", "8", "--max-train-batches", "2",
+        "--workers", "0", "--image-size", "64"])
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["name"] == "colour-namer" and manifest["classes"] == ColourDictionary.load().ids
     assert "--val" in manifest["training"]["command"]
     assert manifest["training"]["command"].count("--val") == 2
     assert manifest["metrics"]["validation"]["garments"] == 10
+    assert manifest["preprocessing"]["size"] == 64 and manifest["view"]["size"] == 64
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert np.isfinite(metrics["history"][0]["train_loss"])     # it did train
     assert (out / "README.md").read_text().startswith("# Model card: colour-namer")
 
     namer = ColourNamer(out)

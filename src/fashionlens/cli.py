@@ -211,9 +211,10 @@ def train_colour_namer_cmd(
                                                 "(repeatable: one per rater).")],
     out: Annotated[str, typer.Option(help="Bundle directory to write.")],
     epochs: Annotated[int, typer.Option()] = 20,
+    batch_size: Annotated[int, typer.Option()] = 32,
     lr: Annotated[float, typer.Option()] = 1e-3,
     freeze_stages: Annotated[int, typer.Option()] = 2,
-    image_size: Annotated[int, typer.Option(help="Garment view side = network input.")] = 64,
+    image_size: Annotated[int, typer.Option(help="Garment view side = network input.")] = 96,
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option()] = 2,
     max_train_batches: Annotated[int, typer.Option(help="Cap batches per epoch (smoke).")] = 0,
@@ -222,7 +223,8 @@ def train_colour_namer_cmd(
     from fashionlens.training.colour_namer import ColourNamerTrainConfig, train_colour_namer
 
     cfg = ColourNamerTrainConfig(data=data, train=list(train), val=list(val), out=out,
-                                 epochs=epochs, lr=lr, freeze_stages=freeze_stages,
+                                 epochs=epochs, batch_size=batch_size, lr=lr,
+                                 freeze_stages=freeze_stages,
                                  image_size=image_size, seed=seed, workers=workers,
                                  max_train_batches=max_train_batches)
     try:

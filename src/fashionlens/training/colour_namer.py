@@ -43,7 +43,7 @@ class ColourNamerTrainConfig:
     train: list[str]                           # label CSVs the network learns from
     val: list[str]                             # label CSVs for the best epoch and the stacker
     out: str                                   # bundle directory written by the run
-    image_size: int = 64                       # network input = garment view side, in pixels
+    image_size: int = 96                       # network input = garment view side, in pixels
     view_context: float = 0.5                  # see colour_namer.garment_view
     view_margin: float = 0.1
     epochs: int = 20
