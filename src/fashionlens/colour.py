@@ -523,7 +523,7 @@ def colours_of_region(
     if namer is None or summary is None:
         return found
     d = dictionary if dictionary is not None else default_dictionary()
-    main = namer.choose([namer.view_of(_check_rgb(rgb), mask)], [summary], d)[0]
+    main = namer.choose(_check_rgb(rgb), [mask], [summary], d)[0]
     return found.with_main(main, d)
 
 
@@ -661,7 +661,7 @@ def colours_of_garments(
     found = [m[0] for m in measured]
     named = [k for k, (_, summary) in enumerate(measured) if summary is not None]
     if namer is not None and named:
-        mains = namer.choose([namer.view_of(arr, lm == wanted[k]) for k in named],
+        mains = namer.choose(arr, [lm == wanted[k] for k in named],
                              [measured[k][1] for k in named], d)
         for k, main in zip(named, mains, strict=True):
             found[k] = found[k].with_main(main, d)

@@ -266,14 +266,19 @@ class ColourNamer:
         lp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
         return [dict(zip(self.classes, row.tolist(), strict=True)) for row in lp]
 
-    def choose(self, views: Sequence[Image.Image], summaries: Sequence[RegionSummary],
-               d: ColourDictionary) -> list[str]:
-        """The main colour id of each region (one view and one summary per region)."""
-        if len(views) != len(summaries):
-            raise ValueError("need one view per region summary")
+    def choose(self, rgb: np.ndarray, masks: Sequence[np.ndarray | None],
+               summaries: Sequence[RegionSummary], d: ColourDictionary) -> list[str]:
+        """The main colour id of each region of a photo (one mask and summary per region).
+
+        Regions the pixels decide (:func:`pixels_decide`) are not shown to the network; the
+        others go through it in one batch.
+        """
+        if len(masks) != len(summaries):
+            raise ValueError("need one mask per region summary")
         decided = [pixels_decide(s, d) for s in summaries]
         ask = [i for i, name in enumerate(decided) if name is None]
-        for i, lp in zip(ask, self.log_probs([views[i] for i in ask]), strict=True):
+        views = [self.view_of(rgb, masks[i]) for i in ask]
+        for i, lp in zip(ask, self.log_probs(views), strict=True):
             x = stack_features(summaries[i], lp, d)
             decided[i] = d.ids[int(np.argmax(self.stacker.scores(x, d.ids)))]
         return [str(name) for name in decided]
