@@ -140,6 +140,53 @@ def test_nearest_reference_values(d: ColourDictionary) -> None:
     assert np.abs(rgb_to_lab(rgb) - lab).max() < 2.5  # the lookup table is close to exact
 
 
+def test_delta_e_matches_published_pairs_and_scikit_image() -> None:
+    from skimage.color import deltaE_ciede2000
+
+    from fashionlens.core.colours import delta_e
+
+    # Test pairs of Sharma, Wu and Dalal (2005), with their published CIEDE2000 values.
+    pairs = [((50.0, 2.6772, -79.7751), (50.0, 0.0, -82.7485), 2.0425),
+             ((50.0, 0.0, 0.0), (50.0, -1.0, 2.0), 2.3669),
+             ((50.0, 2.5, 0.0), (73.0, 25.0, -18.0), 27.1492),
+             ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+             ((22.7233, 20.0904, -46.6940), (23.0331, 14.9730, -42.5619), 2.0373)]
+    a = np.array([p[0] for p in pairs])
+    b = np.array([p[1] for p in pairs])
+    assert np.allclose(delta_e(a, b), [p[2] for p in pairs], atol=5e-5)
+    assert delta_e(a[0], b[0]) == pytest.approx(pairs[0][2], abs=5e-5)  # one pair
+    rng = np.random.default_rng(0)
+    x = rng.uniform([0, -100, -100], [100, 100, 100], (5000, 3))
+    y = rng.uniform([0, -100, -100], [100, 100, 100], (5000, 3))
+    y[:500] = x[:500] + rng.normal(0, 1, (500, 3))    # near pairs
+    x[500:600, 1:] = 0                                 # neutral against coloured
+    x[600:700, 1:] = -y[600:700, 1:]                   # opposite hues (hue wrap)
+    x[700:800] = y[700:800]                            # identical
+    assert np.allclose(delta_e(x, y), deltaE_ciede2000(x, y), rtol=0, atol=1e-9)
+    # broadcasting, as colour naming uses it: clusters x references
+    c, r = x[:6], y[:40]
+    assert np.allclose(delta_e(c[:, None], r[None]),
+                       deltaE_ciede2000(*np.broadcast_arrays(c[:, None], r[None])), atol=1e-9)
+
+
+def test_lab_to_rgb_matches_scikit_image() -> None:
+    import warnings
+
+    from skimage.color import lab2rgb
+
+    from fashionlens.colour import _lab_to_rgb
+
+    rng = np.random.default_rng(1)
+    lab = rng.uniform([0, -110, -110], [100, 110, 110], (20000, 3))  # many out of gamut
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-image warns about negative Z
+        ref = np.clip(np.round(lab2rgb(lab[:, None])[:, 0] * 255.0), 0, 255)
+    got = _lab_to_rgb(lab)
+    assert got.dtype == np.uint8 and got.shape == (20000, 3)
+    assert np.abs(got.astype(int) - ref.astype(int)).max() <= 1  # rounding at a boundary
+    assert _lab_to_rgb(np.array([[100.0, 0, 0], [0.0, 0, 0]])).tolist() == [[255] * 3, [0] * 3]
+
+
 def test_relation(d: ColourDictionary) -> None:
     assert d.relation("navy", "navy") == "same"
     for a, b in [("navy", "blue"), ("burgundy", "red"), ("turquoise", "green"),

@@ -196,11 +196,24 @@ def rgb_to_lab(pixels: np.ndarray) -> np.ndarray:
     return _lab_lut()[idx]
 
 
-def _lab_to_rgb(lab: np.ndarray) -> np.ndarray:
-    from skimage.color import lab2rgb
+# CIE XYZ (D65) → linear sRGB (IEC 61966-2-1), and the D65 white point of the Lab tables.
+_RGB_FROM_XYZ = np.array([[3.2404813, -1.5371515, -0.4985363],
+                          [-0.9692550, 1.8759900, 0.0415559],
+                          [0.0556466, -0.2040413, 1.0573111]])
+_D65_WHITE = np.array([0.95047, 1.0, 1.08883])
 
-    rgb = lab2rgb(np.asarray(lab, dtype=np.float64).reshape(-1, 1, 3)).reshape(-1, 3)
-    return np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
+
+def _lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) colours ``(N, 3)`` → the nearest sRGB ``uint8`` colours (clipped to gamut).
+
+    A few colours per garment: the plain formulas, without a library's per-call overhead.
+    """
+    lab = np.asarray(lab, dtype=np.float64).reshape(-1, 3)
+    fy = (lab[:, 0] + 16.0) / 116.0
+    f = np.stack([fy + lab[:, 1] / 500.0, fy, np.maximum(fy - lab[:, 2] / 200.0, 0.0)], axis=1)
+    xyz = np.where(f > 6.0 / 29.0, f ** 3, (f - 16.0 / 116.0) * (3.0 * (6.0 / 29.0) ** 2))
+    linear = (xyz * _D65_WHITE) @ _RGB_FROM_XYZ.T
+    return np.clip(np.round(_linear_to_srgb(linear) * 255.0), 0, 255).astype(np.uint8)
 
 
 def _srgb_to_linear(v: np.ndarray) -> np.ndarray:
@@ -320,33 +333,44 @@ def apply_gains(pixels: np.ndarray, gains: np.ndarray) -> np.ndarray:
 def _kmeans(
     x: np.ndarray, k: int, *, iterations: int, seed: int, weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Small Lloyd k-means with k-means++ seeding: ``(centres (k, 3), labels (N,))``."""
+    """Small Lloyd k-means with k-means++ seeding: ``(centres (k, 3), labels (N,))``.
+
+    Regions have about 130 distinct (binned) colours, so this is all per-call overhead; it is
+    kept to a few numpy calls per step.
+    """
     n = x.shape[0]
-    w = np.ones(n, dtype=np.float64) if weights is None else weights.astype(np.float64)
+    xx = np.asarray(x, dtype=np.float64)
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     rng = np.random.default_rng(seed)
-    centres = np.empty((k, x.shape[1]), dtype=np.float64)
-    centres[0] = x[rng.choice(n, p=w / w.sum())]
-    d2 = ((x - centres[0]) ** 2).sum(1)
+
+    def draw(p: np.ndarray) -> int:  # as rng.choice(n, p=p) draws, without its input checks
+        cdf = np.cumsum(p)
+        cdf /= cdf[-1]
+        return int(np.searchsorted(cdf, rng.random(), side="right"))
+
+    centres = np.empty((k, xx.shape[1]))
+    centres[0] = xx[draw(w / w.sum())]
+    d2 = ((xx - centres[0]) ** 2).sum(1)
     for j in range(1, k):
         p = d2 * w
         total = p.sum()
         if total <= 0:
             centres = centres[:j]
             break
-        centres[j] = x[rng.choice(n, p=p / total)]
-        d2 = np.minimum(d2, ((x - centres[j]) ** 2).sum(1))
+        centres[j] = xx[draw(p / total)]
+        np.minimum(d2, ((xx - centres[j]) ** 2).sum(1), out=d2)
     k = centres.shape[0]
     labels = np.full(n, -1, dtype=np.intp)
-    xx = x.astype(np.float64)
     x2 = (xx * xx).sum(1, keepdims=True)
     onehot = np.empty((n, k))
+    ids = np.arange(k)
     for _ in range(iterations):
         dist = x2 - 2.0 * (xx @ centres.T) + (centres * centres).sum(1)
         new = dist.argmin(1)
         if np.array_equal(new, labels):
             break
         labels = new
-        np.equal(labels[:, None], np.arange(k)[None, :], out=onehot)
+        np.equal(labels[:, None], ids, out=onehot)
         onehot *= w[:, None]
         counts = onehot.sum(0)
         filled = counts > 0

@@ -146,9 +146,11 @@ def summarise(
 def candidate_features(s: RegionSummary, d: ColourDictionary) -> np.ndarray:
     """``(len(d.ids), len(PIXEL_FEATURES))``: how each dictionary colour fits the pixels."""
     ids = d.ids
-    d_main, d_med, d_dark, d_light = d.distances(
-        np.stack([s.main_lab, s.median_lab, s.dark_lab, s.light_lab]))
-    d_centres = d.distances(s.centres).reshape(len(s.centres), len(ids))
+    dist = d.distances(np.concatenate([
+        np.stack([s.main_lab, s.median_lab, s.dark_lab, s.light_lab]),
+        np.asarray(s.centres, dtype=np.float64).reshape(-1, 3)]))  # one call: fixed costs
+    d_main, d_med, d_dark, d_light = dist[:4]
+    d_centres = dist[4:]
     vote = np.zeros(len(ids))
     np.add.at(vote, d_centres.argmin(axis=1), s.weights)
     soft = (s.weights[:, None] * np.exp(-d_centres / SOFT_VOTE_DE)).sum(axis=0)
