@@ -147,8 +147,8 @@ def test_shipped_label_files_are_valid_and_disjoint(d):
     v1, bad_1 = read_labels(LABELS / "val_rater1.csv", d)
     v2, bad_2 = read_labels(LABELS / "val_rater2.csv", d)
     assert not (bad_t or bad_1 or bad_2)
-    assert len(train) == 3200 and len(v1) == len(v2) == 400
-    assert len({g.key for g in train}) == 3200
+    assert len(train) == 5331 and len(v1) == len(v2) == 400
+    assert len({g.key for g in train}) == 5331
     assert [g.key for g in v1] == [g.key for g in v2]          # the same garments, two raters
     assert not {g.key for g in train} & {g.key for g in v1}
     truth = REPO / "benchmarks" / "data" / "colour_truth.csv"
@@ -254,7 +254,11 @@ def test_label_sets_are_reproducible_draws(shared_data):
     assert [tuple(r[k] for k in keys) for r in train] == rows("train.csv")[:1600]
     more = tool.draw(shared_data, 1100, 500, seed=4,
                      exclude=exclude | {r["image"] for r in val + train})
-    assert [tuple(r[k] for k in keys) for r in more] == rows("train.csv")[1600:]
+    assert [tuple(r[k] for k in keys) for r in more] == rows("train.csv")[1600:3200]
+    # the fourth draw asked for 400 outfit garments; only 331 were left
+    last = tool.draw(shared_data, 1800, 400, seed=5,
+                     exclude=exclude | {r["image"] for r in val + train + more})
+    assert [tuple(r[k] for k in keys) for r in last] == rows("train.csv")[3200:]
 
 
 def test_pixels_decide_only_for_a_solid_colour_on_a_reference(d):
