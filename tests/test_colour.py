@@ -443,7 +443,8 @@ def test_cli_colours(fixtures, tmp_path) -> None:
     [garment] = ok["garments"]
     assert garment["label"] == "garment" and garment["pattern"] in {"solid", "multicolour",
                                                                      "striped"}
-    assert garment["colours"][0]["name"] == "black"
+    # very dark trousers under warm light: pixels say black, a rater said navy (black also ok)
+    assert garment["colours"][0]["name"] in {"black", "navy"}
     assert abs(sum(c["share"] for c in garment["colours"]) - 1) < 1e-3
     assert all(len(c["rgb"]) == 3 for c in garment["colours"])
     assert bad == {"image": str(fake), "error": bad["error"]} and "PDF" in bad["error"]

@@ -283,7 +283,7 @@ def test_the_namer_is_not_asked_when_the_pixels_sit_on_a_reference(namer, d, mon
     monkeypatch.setattr(namer, "stacker", always_red)
     mask = np.zeros((120, 120), bool)
     mask[20:100, 30:90] = True
-    for name, shift in (("burgundy", 0.0), ("teal", 0.0), ("burgundy", 9.0)):
+    for name, shift in (("burgundy", 0.0), ("teal", 0.0), ("burgundy", 12.0)):
         lab = np.array(d.colours[name].lab[0], float) + [shift, 0.0, 0.0]
         rgb = np.round(lab2rgb(lab[None, None, :])[0, 0] * 255).astype(np.uint8)
         img = np.full((120, 120, 3), 235, np.uint8)
