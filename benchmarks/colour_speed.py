@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out", type=Path, nargs="?", default=HERE / "results" / "colour_speed.json")
     ap.add_argument("--photos", type=int, default=60)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--namer", type=Path, default=HERE.parent / "models" / "colour-namer",
+                    help="colour-namer bundle timed as fashionlens_namer (missing: skipped)")
     args = ap.parse_args(argv)
 
     ccp = args.data / "ccp"
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "full_pixels": lambda rgb, lm: [(g, c.main) for g, c in
                                         colours_of_garments(rgb, lm, classes, config=full)],
     }
-    bundle = HERE.parent / "models" / "colour-namer"
+    bundle = args.namer
     if (bundle / "manifest.json").is_file():
         from fashionlens.colour_namer import ColourNamer
 

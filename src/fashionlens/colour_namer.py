@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from fashionlens.core.colours import ColourDictionary
+from fashionlens.core.colours import ColourDictionary, delta_e
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -290,7 +290,8 @@ def pixels_decide(s: RegionSummary, d: ColourDictionary) -> str | None:
     """The pixel name when the garment is solid and on one of that name's references."""
     if s.shares.get(s.reference_main, 0.0) < PIXELS_DECIDE_SHARE:
         return None
-    distance = d.distances(s.main_lab)[d.ids.index(s.reference_main)]
+    refs = d.reference_lab[d.reference_owner == d.ids.index(s.reference_main)]
+    distance = float(delta_e(s.main_lab, refs).min())  # to that name's references only
     return s.reference_main if distance <= PIXELS_DECIDE_DE else None
 
 
