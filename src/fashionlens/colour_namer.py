@@ -82,17 +82,17 @@ def garment_view(
     s = max(1, int(round(side)))
     # Crop (padding with grey beyond the photo), shrink to the view size, then fade: the
     # work is on size x size pixels, whatever the photo's size.
-    # RGB and mask travel as one 4-band image (RGBX: each band resampled on its own, no
-    # alpha premultiplication), so they are resized in a single pass.
-    crop = np.zeros((s, s, 4), dtype=np.uint8)
-    crop[..., :3] = VIEW_GREY
+    crop = np.full((s, s, 3), VIEW_GREY, dtype=np.uint8)
+    inside = np.zeros((s, s), dtype=np.uint8)
     sy0, sx0 = max(0, top), max(0, left)
     sy1, sx1 = min(h, top + s), min(w, left + s)
-    crop[sy0 - top:sy1 - top, sx0 - left:sx1 - left, :3] = arr[sy0:sy1, sx0:sx1]
-    crop[sy0 - top:sy1 - top, sx0 - left:sx1 - left, 3] = m[sy0:sy1, sx0:sx1].view(np.uint8) * 255
-    both = np.asarray(Image.frombuffer("RGBX", (s, s), crop, "raw", "RGBX", 0, 1).resize(
+    crop[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = arr[sy0:sy1, sx0:sx1]
+    inside[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = m[sy0:sy1, sx0:sx1].view(np.uint8)
+    inside *= 255
+    small = np.asarray(Image.fromarray(crop).resize(
         (size, size), Image.Resampling.BILINEAR, reducing_gap=2.0), dtype=np.float32)
-    small, weight = both[..., :3], both[..., 3] / 255.0
+    weight = np.asarray(Image.fromarray(inside).resize(
+        (size, size), Image.Resampling.BILINEAR, reducing_gap=2.0), dtype=np.float32) / 255.0
     keep = (weight + (1.0 - weight) * context)[..., None]
     return Image.fromarray(np.clip(VIEW_GREY + keep * (small - VIEW_GREY) + 0.5, 0, 255)
                            .astype(np.uint8))
