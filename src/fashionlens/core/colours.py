@@ -104,7 +104,7 @@ def delta_e(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     axis is L, a, b).
 
     The formula of Sharma, Wu and Dalal (2005), as scikit-image's ``deltaE_ciede2000`` computes
-    it (equal to 1e-12, checked in the tests), written for the small arrays colour naming
+    it (equal to 1e-9, checked in the tests), written for the small arrays colour naming
     passes many times per photo (6 x 6 clusters, a few colours x the dictionary's references):
     half of scikit-image's time there, which goes to input handling.
     """
