@@ -171,6 +171,26 @@ def test_train_parser_command_writes_a_servable_bundle(tmp_path):
                                       "unet"])
     assert res.exit_code != 0 and "arch" in str(res.exception)
 
+    # Finish that first checkpoint without training (--epochs 0): same weights, its history.
+    import torch
+
+    done = tmp_path / "finished"
+    res = CliRunner().invoke(_app(), [
+        "train", "parser", "--data", str(data), "--out", str(done), "--epochs", "0",
+        "--train-size", "160", "--image-size", "192", "--threads", "1", "--no-int8",
+        "--seed", "3", "--init", str(out), "--crop", "96", "80", "--note", "Trained on a pack."])
+    assert res.exit_code == 0, res.output
+    parent_w = torch.load(out / "checkpoint.pt", weights_only=True)["state_dict"]
+    done_w = torch.load(done / "checkpoint.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(parent_w[k], done_w[k]) for k in parent_w)
+    finished = ModelBundle.load(done).manifest["training"]
+    assert finished["best_epoch"] == m["training"]["best_epoch"]
+    assert finished["val_miou"] == m["training"]["val_miou"]
+    assert json.loads((done / "metrics.json").read_text())["history"] == metrics["history"]
+    card = (done / "README.md").read_text()
+    assert "trained nothing itself" in card and "Trained on a pack." in card
+    assert "--crop 96 80" in finished["command"] and "--note" not in finished["command"]
+
 
 def test_augmentation_keeps_labels_and_colours():
     torch = pytest.importorskip("torch")

@@ -81,6 +81,31 @@ def test_train_command_writes_a_servable_bundle(fixtures, tmp_path):
     card = (child / "README.md").read_text()
     assert card.index(manifest["training"]["command"]) < card.index(training["command"])
 
+    # Finish the first bundle's checkpoint without training (--epochs 0), as after a GPU run
+    # on a compact copy of the data: the same weights, the parent's history, a note in the
+    # card; refused on another split (its test photos could be training photos) or no --init.
+    import torch
+
+    finish = ["train", "classifier", "--data", str(fixtures / "garments"), "--recipe", "cpu",
+              "--epochs", "0", "--workers", "0", "--no-int8"]
+    done = tmp_path / "finished"
+    res = CliRunner().invoke(app, [*finish, "--out", str(done), "--seed", "3", "--init", str(out)])
+    assert res.exit_code == 0, res.output
+    parent_w = torch.load(out / "checkpoint.pt", weights_only=True)["state_dict"]
+    done_w = torch.load(done / "checkpoint.pt", weights_only=True)["state_dict"]
+    assert parent_w.keys() == done_w.keys()
+    assert all(torch.equal(parent_w[k], done_w[k]) for k in parent_w)
+    finished = ModelBundle.load(done).manifest["training"]
+    assert finished["best_epoch"] == manifest["training"]["best_epoch"]
+    assert finished["planned_epochs"] == 2 and finished["trained_with"]["epochs"] == 2
+    assert json.loads((done / "metrics.json").read_text())["history"] == metrics["history"]
+    assert "trained nothing itself" in (done / "README.md").read_text()
+    res = CliRunner().invoke(app, [*finish, "--out", str(tmp_path / "f2"), "--seed", "4",
+                                   "--init", str(out)])
+    assert res.exit_code != 0 and "another split" in str(res.exception)
+    res = CliRunner().invoke(app, [*finish, "--out", str(tmp_path / "f3"), "--seed", "3"])
+    assert res.exit_code != 0 and "--init" in str(res.exception)
+
 
 def test_init_refuses_a_checkpoint_for_other_classes(tmp_path):
     import torch

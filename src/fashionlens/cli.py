@@ -138,13 +138,15 @@ def reproducible_command(ctx: typer.Context) -> str:
     words = ["fashionlens", *ctx.command_path.split()[1:]]
     for param in ctx.command.params:
         source = ctx.get_parameter_source(param.name)
-        if source is None or source.name != "COMMANDLINE":
+        if source is None or source.name != "COMMANDLINE" or param.name == "note":
             continue
         value = ctx.params[param.name]
         flag = param.opts[0] if not isinstance(value, bool) or value else param.secondary_opts[0]
         if isinstance(value, bool):
             words.append(flag)
-        elif isinstance(value, list | tuple):
+        elif isinstance(value, tuple):      # one option taking several values: --crop 384 288
+            words += [flag, *(str(item) for item in value)]
+        elif isinstance(value, list):       # a repeatable option: --val a.csv --val b.csv
             words += [w for item in value for w in (flag, str(item))]
         else:
             words += [flag, str(value)]
@@ -173,7 +175,11 @@ def train_classifier_cmd(
     max_train_batches: Annotated[int, typer.Option(help="Cap batches per epoch (smoke).")] = 0,
     int8: Annotated[bool, typer.Option(help="Try an INT8 variant.")] = True,
     init: Annotated[str, typer.Option(help="Continue from a bundle's checkpoint.pt instead of "
-                                           "ImageNet weights.")] = "",
+                                           "ImageNet weights; with --epochs 0, only finish it "
+                                           "(calibrate, export, measure).")] = "",
+    note: Annotated[list[str] | None, typer.Option(help="A line for the model card's "
+                                                        "Reproduce section (repeatable).")]
+    = None,
 ) -> None:
     """Fine-tune the garment classifier from ImageNet weights and write a model bundle."""
     from fashionlens.training.config import ClassifierTrainConfig
@@ -189,7 +195,8 @@ def train_classifier_cmd(
                                         patience=patience, select_by=select_by).items()
                  if v is not None}
     overrides.update(seed=seed, group_split=group_split, workers=workers,
-                     max_train_batches=max_train_batches, int8=int8, init=init)
+                     max_train_batches=max_train_batches, int8=int8, init=init,
+                     notes=list(note or []))
     if recipe == "cpu":
         cfg = ClassifierTrainConfig.cpu_recipe(data, out, **overrides)
     else:

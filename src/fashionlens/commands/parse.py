@@ -119,6 +119,8 @@ def train_parser_cmd(
     = None,
     train_size: Annotated[int | None, typer.Option(help="Long side of training photos.")]
     = None,
+    crop: Annotated[tuple[int, int] | None, typer.Option(
+        help="Training crop: height width (px).")] = None,
     freeze_stages: Annotated[int | None, typer.Option()] = None,
     eval_every: Annotated[int | None, typer.Option(help="Validate every N epochs.")] = None,
     seed: Annotated[int, typer.Option()] = 0,
@@ -129,7 +131,11 @@ def train_parser_cmd(
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
     int8: Annotated[bool, typer.Option(help="Try an INT8 variant.")] = True,
     init: Annotated[str, typer.Option(help="Continue from a bundle's checkpoint.pt instead of "
-                                           "ImageNet weights.")] = "",
+                                           "ImageNet weights; with --epochs 0, only finish it "
+                                           "(export, measure).")] = "",
+    note: Annotated[list[str] | None, typer.Option(help="A line for the model card's "
+                                                        "Reproduce section (repeatable).")]
+    = None,
 ) -> None:
     """Train the garment parser on CCP masks (ImageNet encoder) and write a model bundle."""
     from fashionlens.cli import reproducible_command
@@ -137,11 +143,12 @@ def train_parser_cmd(
 
     overrides = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, arch=arch,
                                         image_size=image_size, train_size=train_size,
-                                        freeze_stages=freeze_stages,
+                                        crop=crop, freeze_stages=freeze_stages,
                                         eval_every=eval_every).items() if v is not None}
     cfg = ParserTrainConfig(data=data, out=out, seed=seed, limit=limit,
                             max_train_batches=max_train_batches, threads=threads,
-                            device=device, int8=int8, init=init, **overrides)
+                            device=device, int8=int8, init=init, notes=list(note or []),
+                            **overrides)
     metrics = train_parser(cfg, command=reproducible_command(ctx), log=err.print)
     t = metrics["test"]
     err.print(f"test mIoU {t['miou']:.4f}  pixel accuracy {t['pixel_accuracy']:.4f}  "

@@ -32,6 +32,7 @@ class ClassifierTrainConfig:
     max_train_batches: int = 0             # >0 caps batches per epoch (smoke tests)
     int8: bool = True                      # try an INT8 variant; kept if accuracy holds
     init: str = ""                         # start from this checkpoint.pt (or bundle dir)
+    notes: list[str] = field(default_factory=list)  # lines for the model card (provenance)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def to_dict(self) -> dict:

@@ -20,7 +20,7 @@ from fashionlens.training.augment import eval_transform, train_transform
 from fashionlens.training.config import ClassifierTrainConfig
 from fashionlens.training.data import PhotoDataset, balanced_sampler
 from fashionlens.training.metrics import classification_report
-from fashionlens.training.provenance import load_init_state
+from fashionlens.training.provenance import load_init_state, parent_training
 
 
 def seed_everything(seed: int) -> None:
@@ -75,10 +75,31 @@ def cosine_lr(step: int, total: int, warmup: int, base: float) -> float:
     return base * 0.5 * (1 + math.cos(math.pi * t))
 
 
+def finish_only(cfg: ClassifierTrainConfig, classes: list[str], *, log=print) -> dict:
+    """``--epochs 0``: no training; the ``--init`` checkpoint, as it is, is what the run ships.
+
+    Used to finish on the original photos a model trained elsewhere (a GPU machine fed a
+    compact copy of the data): calibration, export, INT8 and every test figure then come
+    from the photos given here. The history and best epoch reported are the parent run's.
+    """
+    if not cfg.init:
+        raise ValueError("--epochs 0 trains nothing: name the checkpoint to finish with --init")
+    model = GarmentNet(len(classes), cfg.backbone, pretrained=False)
+    model.load_state_dict(load_init_state(cfg.init, classes, backbone=cfg.backbone,
+                                          image_size=cfg.image_size))
+    model.eval()
+    log(f"--epochs 0: finishing {cfg.init} as it is (no training)")
+    parent = parent_training(cfg.init)
+    return {"model": model, "preprocessing": make_preprocessing(cfg), "parent": parent,
+            **{k: parent[k] for k in ("history", "best_epoch", "device", "train_seconds")}}
+
+
 def fit(cfg: ClassifierTrainConfig, classes: list[str], train_paths, train_labels, val_paths,
         val_labels, *, log=print) -> dict:
     """Train, select the best epoch on validation, and return the model with its history."""
     seed_everything(cfg.seed)
+    if cfg.epochs == 0:
+        return finish_only(cfg, classes, log=log)
     device = pick_device(cfg.device)
     pre = make_preprocessing(cfg)
     torch.set_num_threads(max(1, torch.get_num_threads()))

@@ -53,8 +53,7 @@ def reproduce_lines(tr: dict, epochs: int, selection: str) -> list[str]:
         tr["command"],
         "```",
         "",
-        *[f"{note}" for note in tr.get("notes", [])],
-        *([""] if tr.get("notes") else []),
+        *[line for note in tr.get("notes", []) for line in (note, "")],
         f"- seed {tr['seed']}; device `{tr['device']}`; {tr['train_seconds'] / 60:.0f} min of "
         f"training; best epoch {tr['best_epoch']} of {epochs} ({selection}).",
     ]
@@ -64,7 +63,7 @@ def write_model_card(out: Path, manifest: dict, metrics: dict) -> None:
     t = metrics["test"]
     cal = metrics["calibration"]
     tr = manifest["training"]
-    cfg = tr["config"]
+    cfg = tr.get("trained_with") or tr["config"]  # a finishing run (--epochs 0): the parent's
     lines = [
         f"# {manifest['name']} — model card",
         "",
@@ -73,7 +72,8 @@ def write_model_card(out: Path, manifest: dict, metrics: dict) -> None:
         f"to name {len(manifest['classes'])} garment classes, and exported to ONNX. One graph "
         "returns the class logits and a 1280-d L2-normalised embedding used for search.",
         "",
-        *reproduce_lines(tr, cfg["epochs"], f"patience {cfg['patience']}"),
+        *reproduce_lines(tr, tr.get("planned_epochs", cfg["epochs"]),
+                         f"patience {cfg['patience']}"),
         f"- recipe: {cfg['image_size']} px, batch {cfg['batch_size']}, AdamW lr {cfg['lr']}, "
         f"weight decay {cfg['weight_decay']}, cosine schedule with {cfg['warmup_epochs']} warm-up "
         f"epoch, label smoothing {cfg['label_smoothing']}, class-balanced sampling "

@@ -66,10 +66,13 @@ from fashionlens.training.export import export_graph, quantize_int8
 from fashionlens.training.loop import cosine_lr, pick_device, progress_bar, seed_everything
 from fashionlens.training.model_card import export_lines, reproduce_lines
 from fashionlens.training.provenance import (
+    FINISH_NOTE,
+    check_finish_split,
     file_sha256,
     load_init_state,
     package_version,
     parent_provenance,
+    parent_training,
 )
 
 IGNORE = 255
@@ -118,6 +121,7 @@ class ParserTrainConfig:
     device: str = "cpu"                        # cpu | cuda | auto
     int8: bool = True                          # try INT8; kept if mIoU drops <= 0.5 point
     init: str = ""                             # start from this checkpoint.pt (or bundle dir)
+    notes: list[str] = field(default_factory=list)  # lines for the model card (provenance)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -404,6 +408,26 @@ def evaluate_torch(net, images, masks, pre, device, classes) -> dict:
     return segmentation_report(conf, classes)
 
 
+def finish_only(cfg: ParserTrainConfig, classes: list[str], pre: Preprocessing, *,
+                log=print) -> dict:
+    """``--epochs 0``: the ``--init`` checkpoint as it is, to be exported and measured on the
+    photos given here (see ``training.loop.finish_only``)."""
+    if not cfg.init:
+        raise ValueError("--epochs 0 trains nothing: name the checkpoint to finish with --init")
+    net = create_parser_net(len(classes), cfg.net, pretrained=False)
+    net.load_state_dict(load_init_state(cfg.init, classes, arch=cfg.arch, backbone=cfg.backbone,
+                                        decoder_channels=cfg.decoder_channels,
+                                        image_size=cfg.image_size))
+    net.eval()
+    log(f"--epochs 0: finishing {cfg.init} as it is (no training)")
+    parent = parent_training(cfg.init)
+    extra = parent["extra"]
+    return {"model": net, "preprocessing": pre, "parent": parent,
+            "val_miou": extra.get("val_miou", float("nan")),
+            "class_weights": extra.get("class_weights", []),
+            **{k: parent[k] for k in ("history", "best_epoch", "device", "train_seconds")}}
+
+
 def fit(cfg: ParserTrainConfig, data: CCPPhotos, train_idx, val_idx, *, log=print) -> dict:
     """Train; validate every ``eval_every`` epochs at the serving size; keep the best."""
     seed_everything(cfg.seed)
@@ -413,6 +437,8 @@ def fit(cfg: ParserTrainConfig, data: CCPPhotos, train_idx, val_idx, *, log=prin
     pre = cfg.preprocessing()
     classes = list(data.grouping.classes)
     n_classes = len(classes)
+    if cfg.epochs == 0:
+        return finish_only(cfg, classes, pre, log=log)
     net = create_parser_net(n_classes, cfg.net, pretrained=not cfg.init)
     if cfg.init:
         net.load_state_dict(load_init_state(cfg.init, classes, arch=cfg.arch,
@@ -681,6 +707,8 @@ def train_parser(cfg: ParserTrainConfig, *, command: str, log=print) -> dict:
     parent = parent_provenance(cfg.init) if cfg.init else None
     result = fit(cfg, data, split.train.tolist(), split.val.tolist(), log=log)
     result["init"] = parent
+    if result.get("parent"):
+        check_finish_split(result["parent"], split_fingerprint(split))
     model, pre = result["model"], result["preprocessing"]
     classes = list(data.grouping.classes)
     torch.save({"state_dict": model.state_dict(), "classes": classes, "config": cfg.to_dict(),
@@ -795,6 +823,9 @@ def _manifest(cfg, data: CCPPhotos, split, result, files, default, metrics, comm
                 "fashionlens": __version__},
             "onnx_sha256": {k: file_sha256(Path(cfg.out) / v) for k, v in files.items()},
             "init": result.get("init"),
+            "notes": [*cfg.notes, *([FINISH_NOTE] if result.get("parent") else [])],
+            **({"planned_epochs": result["parent"]["planned_epochs"],
+                "trained_with": result["parent"]["config"]} if result.get("parent") else {}),
         },
     }
 
@@ -827,7 +858,7 @@ def _plot_history(history: list[dict], path: Path) -> None:
 def write_parser_card(out: Path, manifest: dict, metrics: dict) -> None:
     t = metrics["test"]
     tr = manifest["training"]
-    cfg = tr["config"]
+    cfg = tr.get("trained_with") or tr["config"]  # a finishing run (--epochs 0): the parent's
     net = manifest["network"]
     pre = manifest["preprocessing"]
     lines = [
@@ -840,7 +871,8 @@ def write_parser_card(out: Path, manifest: dict, metrics: dict) -> None:
         "the Clothing Co-Parsing masks and exported to ONNX. `fashionlens parse` turns its "
         "label map into garment instances (boxes, areas, scores) and an overlay.",
         "",
-        *reproduce_lines(tr, cfg["epochs"], f"validation mIoU {tr['val_miou']:.4f}"),
+        *reproduce_lines(tr, tr.get("planned_epochs", cfg["epochs"]),
+                         f"validation mIoU {tr['val_miou']:.4f}"),
         f"- recipe: training photos at {cfg['train_size']} px (long side), random zoom "
         f"{cfg['scale'][0]}–{cfg['scale'][1]}, rotation ±{cfg['rotation']}°, horizontal flip "
         f"p={cfg['hflip_p']}, brightness/contrast ±{cfg['brightness']} (no hue change), "

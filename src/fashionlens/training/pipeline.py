@@ -28,7 +28,13 @@ from fashionlens.training.metrics import (
     plot_confusion,
     plot_learning_curves,
 )
-from fashionlens.training.provenance import file_sha256, package_version, parent_provenance
+from fashionlens.training.provenance import (
+    FINISH_NOTE,
+    check_finish_split,
+    file_sha256,
+    package_version,
+    parent_provenance,
+)
 
 HEDGING_TARGETS = (0.80, 0.85, 0.90, 0.95, 0.98, 0.99)
 
@@ -72,6 +78,9 @@ def train_classifier(cfg: ClassifierTrainConfig, *, command: str, log=print) -> 
     te_p, te_y = pick(split.test)
     parent = parent_provenance(cfg.init) if cfg.init else None
     result = fit(cfg, classes, tr_p, tr_y, va_p, va_y, log=log)
+    finished = result.get("parent")
+    if finished:
+        check_finish_split(finished, split_fingerprint(split))
     model, pre = result["model"], result["preprocessing"]
     torch.save({"state_dict": model.state_dict(), "classes": classes, "config": cfg.to_dict()},
                out / "checkpoint.pt")
@@ -184,6 +193,9 @@ def train_classifier(cfg: ClassifierTrainConfig, *, command: str, log=print) -> 
                          "onnxruntime": package_version("onnxruntime"), "fashionlens": __version__},
             "onnx_sha256": {k: file_sha256(out / v) for k, v in files.items()},
             "init": parent,
+            "notes": [*cfg.notes, *([FINISH_NOTE] if finished else [])],
+            **({"planned_epochs": finished["planned_epochs"],
+                "trained_with": finished["config"]} if finished else {}),
         },
     }
     write_manifest(out, manifest)

@@ -57,3 +57,36 @@ def parent_provenance(init: str | Path) -> dict:
         parent.update({k: training.get(k) for k in ("command", "seed", "data_fingerprint",
                                                     "split_fingerprint", "best_epoch", "init")})
     return parent
+
+
+def parent_training(init: str | Path) -> dict:
+    """How the run behind ``init`` trained, from its bundle (for ``--epochs 0``, which only
+    finishes a checkpoint): its history, best epoch, epochs planned, device and seconds, and
+    the split it was selected on. Empty values when the checkpoint has no bundle beside it."""
+    folder = init_checkpoint_path(init).parent
+    metrics, training = {}, {}
+    if (folder / "metrics.json").is_file():
+        metrics = json.loads((folder / "metrics.json").read_text())
+    if (folder / "manifest.json").is_file():
+        training = json.loads((folder / "manifest.json").read_text()).get("training", {})
+    return {"history": metrics.get("history", []),
+            "best_epoch": training.get("best_epoch", metrics.get("best_epoch", 0)),
+            "planned_epochs": training.get("config", {}).get("epochs", 0),
+            "device": training.get("device", "unknown"),
+            "train_seconds": training.get("train_seconds", metrics.get("train_seconds", 0.0)),
+            "split_fingerprint": training.get("split_fingerprint"),
+            "config": training.get("config", {}),
+            "extra": {k: metrics[k] for k in ("val_miou", "class_weights") if k in metrics}}
+
+
+FINISH_NOTE = ("This bundle trained nothing itself (`--epochs 0`): it took the checkpoint of the "
+               "run above as it is and calibrated, exported and measured it on the data named "
+               "in the last command; the history, best epoch, device and time are that run's.")
+
+
+def check_finish_split(parent: dict, split_fingerprint: str) -> None:
+    """``--epochs 0`` measures a checkpoint on a test split: refuse one it may have trained on."""
+    if parent["split_fingerprint"] and parent["split_fingerprint"] != split_fingerprint:
+        raise ValueError("--epochs 0: the checkpoint was trained and selected on another split "
+                         "(other photos, labels or seed); finishing it here would measure it "
+                         "on photos it learned from")
