@@ -66,9 +66,9 @@ from fashionlens.training.export import export_graph, quantize_int8
 from fashionlens.training.loop import cosine_lr, pick_device, progress_bar, seed_everything
 from fashionlens.training.model_card import export_lines, reproduce_lines
 from fashionlens.training.provenance import (
-    FINISH_NOTE,
     check_finish_split,
     file_sha256,
+    finish_note,
     load_init_state,
     package_version,
     parent_provenance,
@@ -780,6 +780,7 @@ def train_parser(cfg: ParserTrainConfig, *, command: str, log=print) -> dict:
 
 def _manifest(cfg, data: CCPPhotos, split, result, files, default, metrics, command) -> dict:
     pre = result["preprocessing"]
+    parent = result.get("parent")  # set when the run only finished a checkpoint (--epochs 0)
     classes = list(data.grouping.classes)
     files = dict(files)
     return {
@@ -823,9 +824,9 @@ def _manifest(cfg, data: CCPPhotos, split, result, files, default, metrics, comm
                 "fashionlens": __version__},
             "onnx_sha256": {k: file_sha256(Path(cfg.out) / v) for k, v in files.items()},
             "init": result.get("init"),
-            "notes": [*cfg.notes, *([FINISH_NOTE] if result.get("parent") else [])],
-            **({"planned_epochs": result["parent"]["planned_epochs"],
-                "trained_with": result["parent"]["config"]} if result.get("parent") else {}),
+            "notes": [*cfg.notes, *([finish_note(parent)] if parent else [])],
+            **({"planned_epochs": parent["planned_epochs"],
+                "trained_with": parent["config"]} if parent else {}),
         },
     }
 

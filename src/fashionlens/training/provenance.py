@@ -76,12 +76,19 @@ def parent_training(init: str | Path) -> dict:
             "train_seconds": training.get("train_seconds", metrics.get("train_seconds", 0.0)),
             "split_fingerprint": training.get("split_fingerprint"),
             "config": training.get("config", {}),
+            "versions": training.get("versions", {}),
             "extra": {k: metrics[k] for k in ("val_miou", "class_weights") if k in metrics}}
 
 
-FINISH_NOTE = ("This bundle trained nothing itself (`--epochs 0`): it took the checkpoint of the "
-               "run above as it is and calibrated, exported and measured it on the data named "
-               "in the last command; the history, best epoch, device and time are that run's.")
+def finish_note(parent: dict) -> str:
+    """The model card's line for a bundle made with ``--epochs 0`` from ``parent``'s weights."""
+    versions = ", ".join(f"{k} {v}" for k, v in parent.get("versions", {}).items()
+                         if k in ("python", "torch", "timm", "segmentation-models-pytorch"))
+    return ("This bundle trained nothing itself (`--epochs 0`): it took the checkpoint of the "
+            "run above as it is and did everything after training (calibration where there is "
+            "one, export, INT8 tries, every measurement) on the data named in the last "
+            "command; the history, best epoch, device and time are that run's"
+            + (f", which ran with {versions}." if versions else "."))
 
 
 def check_finish_split(parent: dict, split_fingerprint: str) -> None:
