@@ -13,8 +13,9 @@ copied byte for byte: they are labels.
 ``clothing`` copies ``labels.csv`` and the photos it lists, except those labelled ``Not sure``
 or ``Other`` (the clothing reader leaves them out by default); ``ccp`` copies ``labels.json`` and
 the photos that have a mask (the ones the parser learns from), with their masks. A model
-trained on a pack is finished on the original photos with ``--epochs 0 --init`` (see
-docs/training.md), so every figure a bundle reports is measured on the originals.
+trained on a pack is finished on the original photos with ``--epochs 0 --init`` (README,
+"Training on a GPU machine that takes little data"), so every figure a bundle reports is
+measured on the originals.
 """
 
 from __future__ import annotations
@@ -64,9 +65,13 @@ def make_pack(kind: str, src: Path, dst: Path, *, side: int, quality: int,
     for name in labels:
         (dst / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src / name, dst / name)
-    with ProcessPoolExecutor(workers) as pool:
-        sizes = list(pool.map(reencode, (src / p for p in photos), (dst / p for p in photos),
-                              [side] * len(photos), [quality] * len(photos), chunksize=32))
+    args = ((src / p for p in photos), (dst / p for p in photos), [side] * len(photos),
+            [quality] * len(photos))
+    if workers <= 1:
+        sizes = list(map(reencode, *args))
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            sizes = list(pool.map(reencode, *args, chunksize=32))
     label_bytes = sum((dst / n).stat().st_size for n in labels)
     return {"photos": len(photos), "photo_bytes": sum(sizes), "label_bytes": label_bytes}
 
