@@ -27,10 +27,11 @@ def test_train_command_writes_a_servable_bundle(fixtures, tmp_path):
     res = CliRunner().invoke(app, [
         "train", "classifier", "--data", str(fixtures / "garments"), "--out", str(out),
         "--recipe", "cpu", "--epochs", "2", "--batch-size", "4", "--max-train-batches", "2",
-        "--workers", "0", "--no-int8", "--seed", "3",
+        "--workers", "0", "--no-int8", "--seed", "3", "--select-by", "last",
     ])
     assert res.exit_code == 0, res.output
     manifest = ModelBundle.load(out).manifest
+    assert manifest["training"]["best_epoch"] == 2  # --select-by last: no selection
     assert manifest["classes"] == ["Hat", "Pants", "Shoes"]
     assert manifest["training"]["seed"] == 3
     assert "--epochs 2" in manifest["training"]["command"]

@@ -167,7 +167,9 @@ def train_classifier_cmd(
     backbone: Annotated[str | None, typer.Option()] = None,
     patience: Annotated[int | None, typer.Option(help="Epochs without gain before stopping.")]
     = None,
-    select_by: Annotated[str | None, typer.Option(help="Best epoch by 'score' or 'loss'.")]
+    select_by: Annotated[str | None, typer.Option(
+        help="Best epoch by 'score' or 'loss'; 'last' keeps the last epoch, so the "
+             "validation split that calibrates and hedges chose nothing.")]
     = None,
     seed: Annotated[int, typer.Option()] = 0,
     group_split: Annotated[bool, typer.Option(help="Keep each sender on one side.")] = False,

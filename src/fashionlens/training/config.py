@@ -23,7 +23,9 @@ class ClassifierTrainConfig:
     freeze_stages: int = 0                 # stem + first N block stages kept frozen
     ema_decay: float = 0.998               # 0 disables the weight EMA
     patience: int = 8                      # epochs without validation gain before stopping
-    select_by: str = "score"               # best epoch: "score" = mean(top-1, macro-F1); "loss"
+    select_by: str = "score"               # best epoch: "score" = mean(top-1, macro-F1); "loss";
+                                           # "last": none (validation stays unbiased for
+                                           # calibration and hedging)
     seed: int = 0
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     group_split: bool = False              # keep each photographer (sender_id) on one side

@@ -179,7 +179,8 @@ def fit(cfg: ClassifierTrainConfig, classes: list[str], train_paths, train_label
                    "val_top1": rep["top1"], "val_macro_f1": rep["macro_f1"],
                    "seconds": round(time.time() - started, 1)}
             history.append(row)
-            score = -v_loss if cfg.select_by == "loss" else (rep["top1"] + rep["macro_f1"]) / 2
+            score = {"loss": -v_loss, "last": float(epoch)}.get(
+                cfg.select_by, (rep["top1"] + rep["macro_f1"]) / 2)
             progress.remove_task(task)
             log(f"epoch {epoch}: train loss {row['train_loss']:.3f}  val loss {v_loss:.3f}  "
                 f"top-1 {rep['top1']:.3f}  macro-F1 {rep['macro_f1']:.3f}")

@@ -73,7 +73,8 @@ def write_model_card(out: Path, manifest: dict, metrics: dict) -> None:
         "returns the class logits and a 1280-d L2-normalised embedding used for search.",
         "",
         *reproduce_lines(tr, tr.get("planned_epochs", cfg["epochs"]),
-                         f"patience {cfg['patience']}"),
+                         "the last epoch, no selection" if cfg.get("select_by") == "last"
+                         else f"patience {cfg['patience']}"),
         f"- recipe: {cfg['image_size']} px, batch {cfg['batch_size']}, AdamW lr {cfg['lr']}, "
         f"weight decay {cfg['weight_decay']}, cosine schedule with {cfg['warmup_epochs']} warm-up "
         f"epoch, label smoothing {cfg['label_smoothing']}, class-balanced sampling "
