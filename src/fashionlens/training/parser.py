@@ -68,8 +68,8 @@ from fashionlens.training.model_card import export_lines, reproduce_lines
 from fashionlens.training.provenance import (
     check_finish_split,
     file_sha256,
-    finish_note,
     load_init_state,
+    notes_fields,
     package_version,
     parent_provenance,
     parent_training,
@@ -780,7 +780,6 @@ def train_parser(cfg: ParserTrainConfig, *, command: str, log=print) -> dict:
 
 def _manifest(cfg, data: CCPPhotos, split, result, files, default, metrics, command) -> dict:
     pre = result["preprocessing"]
-    parent = result.get("parent")  # set when the run only finished a checkpoint (--epochs 0)
     classes = list(data.grouping.classes)
     files = dict(files)
     return {
@@ -824,9 +823,7 @@ def _manifest(cfg, data: CCPPhotos, split, result, files, default, metrics, comm
                 "fashionlens": __version__},
             "onnx_sha256": {k: file_sha256(Path(cfg.out) / v) for k, v in files.items()},
             "init": result.get("init"),
-            "notes": [*cfg.notes, *([finish_note(parent)] if parent else [])],
-            **({"planned_epochs": parent["planned_epochs"],
-                "trained_with": parent["config"]} if parent else {}),
+            **notes_fields(cfg.notes, result.get("parent")),
         },
     }
 

@@ -31,7 +31,7 @@ from fashionlens.training.metrics import (
 from fashionlens.training.provenance import (
     check_finish_split,
     file_sha256,
-    finish_note,
+    notes_fields,
     package_version,
     parent_provenance,
 )
@@ -193,9 +193,7 @@ def train_classifier(cfg: ClassifierTrainConfig, *, command: str, log=print) -> 
                          "onnxruntime": package_version("onnxruntime"), "fashionlens": __version__},
             "onnx_sha256": {k: file_sha256(out / v) for k, v in files.items()},
             "init": parent,
-            "notes": [*cfg.notes, *([finish_note(finished)] if finished else [])],
-            **({"planned_epochs": finished["planned_epochs"],
-                "trained_with": finished["config"]} if finished else {}),
+            **notes_fields(cfg.notes, finished),
         },
     }
     write_manifest(out, manifest)

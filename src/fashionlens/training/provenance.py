@@ -91,6 +91,16 @@ def finish_note(parent: dict) -> str:
             + (f", which ran with {versions}." if versions else "."))
 
 
+def notes_fields(notes: list[str], parent: dict | None) -> dict:
+    """A manifest's ``training`` entries for ``--note`` lines and, when the run only finished
+    ``parent``'s checkpoint, that run's planned epochs and configuration (the model card
+    describes the training that happened, not the finishing command's defaults)."""
+    if not parent:
+        return {"notes": list(notes)}
+    return {"notes": [*notes, finish_note(parent)], "planned_epochs": parent["planned_epochs"],
+            "trained_with": parent["config"]}
+
+
 def check_finish_split(parent: dict, split_fingerprint: str) -> None:
     """``--epochs 0`` measures a checkpoint on a test split: refuse one it may have trained on."""
     if parent["split_fingerprint"] and parent["split_fingerprint"] != split_fingerprint:
