@@ -12,7 +12,12 @@ Compared in the same run, on the same photos:
   what the product does when the bundle is installed;
 * ``full_pixels``: the same code with sampling switched off (every garment pixel);
 * ``sklearn_kmeans``: a textbook pipeline: every garment pixel through scikit-image's rgb2lab,
-  scikit-learn KMeans (k=6, one init), cluster centres named by the same dictionary.
+  scikit-learn KMeans (k=6, one init), cluster centres named by the same dictionary;
+* ``fashionlens_namer:<folder>``: each ``--also-namer`` bundle, as ``fashionlens_namer``.
+
+Timing is interleaved: each round times every method on every photo, the methods' order
+rotating from photo to photo, so a machine that slows down for a while (a shared 2-core VM
+does) slows every method alike; each method's time for a photo is its best round.
 
 Usage:
     python benchmarks/colour_speed.py ../shared/data benchmarks/results/colour_speed.json
@@ -25,6 +30,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # one thread: before numpy is imported
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
@@ -74,13 +80,22 @@ def sklearn_baseline(rgb: np.ndarray, label_map: np.ndarray, classes, d) -> list
     return out
 
 
-def _time(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
+def _interleaved_best(methods: dict, photos: list, repeats: int) -> dict[str, np.ndarray]:
+    """Seconds per photo for each method, best of ``repeats`` interleaved rounds."""
+    names = list(methods)
+    best = {name: np.full(len(photos), np.inf) for name in names}
+    for r in range(repeats):
+        for i, (rgb, lm) in enumerate(photos):
+            shift = (r + i) % len(names)
+            for name in names[shift:] + names[:shift]:
+                t0 = time.perf_counter()
+                methods[name](rgb, lm)
+                best[name][i] = min(best[name][i], time.perf_counter() - t0)
     return best
+
+
+def _with_namer(rgb: np.ndarray, lm: np.ndarray, *, namer, classes) -> list:
+    return [(g, c.main) for g, c in colours_of_garments(rgb, lm, classes, namer=namer)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--namer", type=Path, default=HERE.parent / "models" / "colour-namer",
                     help="colour-namer bundle timed as fashionlens_namer (missing: skipped)")
+    ap.add_argument("--also-namer", type=Path, action="append", default=[],
+                    help="another colour-namer bundle to time beside it (repeatable)")
     args = ap.parse_args(argv)
 
     ccp = args.data / "ccp"
@@ -117,9 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     if (bundle / "manifest.json").is_file():
         from fashionlens.colour_namer import ColourNamer
 
-        namer = ColourNamer(bundle, threads=1)
-        methods["fashionlens_namer"] = lambda rgb, lm: [
-            (g, c.main) for g, c in colours_of_garments(rgb, lm, classes, namer=namer)]
+        for key, path in [("fashionlens_namer", bundle)] + [
+                (f"fashionlens_namer:{p.name}", p) for p in args.also_namer]:
+            methods[key] = functools.partial(_with_namer, namer=ColourNamer(path, threads=1),
+                                             classes=classes)
     try:
         import sklearn  # noqa: F401
 
@@ -128,15 +146,11 @@ def main(argv: list[str] | None = None) -> int:
         print("scikit-learn not installed: sklearn_kmeans baseline skipped", file=sys.stderr)
 
     results: dict = {}
-    mains: dict[str, list] = {}
     garments = [sum(1 for i in np.unique(lm) if classes[i] not in SKIP) for _, lm in photos]
-    for name, fn in methods.items():
-        times, outs = [], []
-        for rgb, lm in photos:
-            outs.append(fn(rgb, lm))
-            times.append(_time(lambda rgb=rgb, lm=lm, fn=fn: fn(rgb, lm), args.repeats))
-        ms = np.array(times) * 1000.0
-        mains[name] = outs
+    mains = {name: [fn(rgb, lm) for rgb, lm in photos] for name, fn in methods.items()}
+    best = _interleaved_best(methods, photos, args.repeats)
+    for name in methods:
+        ms = best[name] * 1000.0
         results[name] = {"median_ms_per_photo": round(float(np.median(ms)), 2),
                          "p90_ms_per_photo": round(float(np.percentile(ms, 90)), 2),
                          "mean_ms_per_photo": round(float(ms.mean()), 2)}
@@ -152,6 +166,14 @@ def main(argv: list[str] | None = None) -> int:
         results[name]["slowdown_vs_fashionlens"] = round(
             results[name]["median_ms_per_photo"] / results["fashionlens"]["median_ms_per_photo"],
             2)
+        if name.startswith("fashionlens_namer"):  # the namer's own share, photo by photo
+            added = (best[name] - best["fashionlens"]) * 1000.0
+            results[name]["median_ms_added_to_pixels"] = round(float(np.median(added)), 2)
+    if "sklearn_kmeans" in results:  # the machine's speed cancels out of these ratios
+        base = results["sklearn_kmeans"]["median_ms_per_photo"]
+        for name in methods:
+            results[name]["median_vs_sklearn_kmeans"] = round(
+                results[name]["median_ms_per_photo"] / base, 3)
     doc = {
         "command": "python benchmarks/colour_speed.py " + " ".join(sys.argv[1:]),
         "photos": len(photos),
@@ -159,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         "classes": classes,
         "threads": 1,
         "repeats": args.repeats,
-        "timing": "best of repeats per photo, then median / p90 over photos",
+        "timing": "best of interleaved rounds per photo, then median / p90 over photos",
         "lookup_table_build_ms_once_per_process": round(lut_s * 1000.0, 1),
         "machine": {"python": platform.python_version(), "processor": platform.processor(),
                     "cpus": os.cpu_count(),

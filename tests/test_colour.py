@@ -140,6 +140,60 @@ def test_nearest_reference_values(d: ColourDictionary) -> None:
     assert np.abs(rgb_to_lab(rgb) - lab).max() < 2.5  # the lookup table is close to exact
 
 
+def test_distances_are_the_nearest_reference_of_each_name(d: ColourDictionary) -> None:
+    from fashionlens.core.colours import delta_e
+
+    rng = np.random.default_rng(3)
+    lab = rng.uniform([0, -80, -80], [100, 80, 80], (40, 3))
+    every = delta_e(lab[:, None, :], d.reference_lab[None, :, :])
+    brute = np.array([[every[k, d.reference_owner == i].min() for i in range(len(d.ids))]
+                      for k in range(len(lab))])
+    assert np.array_equal(d.distances(lab), brute)
+    assert np.array_equal(d.distances(lab[7]), brute[7])
+    # a name with several reference points, one of them far: the near one counts
+    two = ColourDictionary.from_dict({"languages": ["en"], "colours": [
+        {"id": "red", "lab": [[50, 60, 40], [90, -5, -5]], "names": {"en": ["Red"]}},
+        {"id": "blue", "lab": [[30, 20, -60]], "names": {"en": ["Blue"]}}]})
+    got = two.distances(np.array([[50.0, 60.0, 40.0], [90.0, -5.0, -5.0], [30.0, 20.0, -60.0]]))
+    assert got[0, 0] == 0 and got[1, 0] == 0 and got[2, 1] == 0 and got[2, 0] > 10
+
+
+def test_weighted_median_and_kmeans_seeding_match_their_plain_forms() -> None:
+    from fashionlens.colour import _kmeans, _weighted_median
+    from fashionlens.colour_namer import _weighted_medians
+
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 6, (50, 3)).astype(float)      # many ties
+    w = rng.integers(1, 9, 50).astype(float)
+    plain = []
+    for c in range(3):
+        order = np.argsort(x[:, c], kind="stable")
+        plain.append(x[order[np.searchsorted(np.cumsum(w[order]), w.sum() / 2)], c])
+    assert np.array_equal(_weighted_median(x, w), plain)
+    assert np.array_equal(_weighted_medians(x, w), plain)
+    assert np.array_equal(_weighted_medians(x[:1], w[:1]), x[0])
+    # k-means++ draws the generator's first uniforms, as rng.choice(p=...) would
+    pts = rng.normal(size=(60, 3)) * 20
+    centres, labels = _kmeans(pts, 4, iterations=0, seed=11)
+    gen = np.random.default_rng(11)
+    first = pts[gen.choice(60, p=np.ones(60) / 60)]
+    assert np.array_equal(centres[0], first)
+    two, labels = _kmeans(np.repeat(pts[:2], 5, axis=0), 4, iterations=10, seed=0)
+    assert len(two) == 2 and set(labels) == {0, 1}   # only two distinct points: two centres
+
+
+def test_region_erosion_is_scipys() -> None:
+    from scipy.ndimage import binary_erosion
+
+    from fashionlens.colour import _erode
+
+    rng = np.random.default_rng(2)
+    for shape in ((1, 1), (2, 7), (30, 40), (57, 33)):
+        for p in (0.3, 0.8, 1.0):
+            mask = rng.random(shape) < p
+            assert np.array_equal(_erode(mask), binary_erosion(mask)), (shape, p)
+
+
 def test_delta_e_matches_published_pairs_and_scikit_image() -> None:
     from skimage.color import deltaE_ciede2000
 

@@ -157,31 +157,42 @@ def test_shipped_label_files_are_valid_and_disjoint(d):
 
 
 # ------------------------------------------------------------------------------ training
-def test_train_command_writes_a_namer_bundle_the_product_uses(shared_data, tmp_path):
+@pytest.fixture(scope="module")
+def small_run(shared_data, tmp_path_factory) -> tuple[Path, list[str]]:
+    """A one-epoch namer run on a few labelled garments: its folder and its label options."""
     from fashionlens.cli import app
 
-    def head(name: str, n: int) -> Path:
-        lines = (LABELS / name).read_text(encoding="utf-8").splitlines()[: n + 1]
-        out = tmp_path / name
-        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return out
+    tmp = tmp_path_factory.mktemp("namer")
 
-    out = tmp_path / "colour-namer"
+    def head(name: str, n: int) -> str:
+        lines = (LABELS / name).read_text(encoding="utf-8").splitlines()[: n + 1]
+        out = tmp / name
+        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return str(out)
+
+    labels = ["--data", str(shared_data), "--train", head("train.csv", 24),
+              "--val", head("val_rater1.csv", 10), "--val", head("val_rater2.csv", 10)]
+    out = tmp / "colour-namer"
     result = CliRunner().invoke(app, [
-        "train", "colour-namer", "--data", str(shared_data),
-        "--train", str(head("train.csv", 24)),
-        "--val", str(head("val_rater1.csv", 10)), "--val", str(head("val_rater2.csv", 10)),
-        "--out", str(out), "--epochs", "1", "--batch-size", "8", "--max-train-batches", "2",
-        "--workers", "0", "--image-size", "64"])
+        "train", "colour-namer", *labels, "--out", str(out), "--epochs", "1",
+        "--batch-size", "8", "--max-train-batches", "2", "--workers", "0", "--image-size", "64",
+        "--no-int8"])
     assert result.exit_code == 0, result.output
+    return out, labels
+
+
+def test_train_command_writes_a_namer_bundle_the_product_uses(small_run, tmp_path):
+    out, _ = small_run
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["name"] == "colour-namer" and manifest["classes"] == ColourDictionary.load().ids
     assert "--val" in manifest["training"]["command"]
     assert manifest["training"]["command"].count("--val") == 2
     assert manifest["metrics"]["validation"]["garments"] == 10
     assert manifest["preprocessing"]["size"] == 64 and manifest["view"]["size"] == 64
+    assert manifest["default_variant"] == "fp32" and list(manifest["files"]) == ["fp32"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert np.isfinite(metrics["history"][0]["train_loss"])     # it did train
+    assert "int8" not in metrics["validation"]                  # --no-int8
     assert (out / "README.md").read_text().startswith("# Model card: colour-namer")
 
     namer = ColourNamer(out)
@@ -192,8 +203,65 @@ def test_train_command_writes_a_namer_bundle_the_product_uses(shared_data, tmp_p
     found = colours_of_region(rgb, mask, namer=namer)
     assert found.main in ColourDictionary.load().ids
     assert found.main == found.colours[0].name
+    (tmp_path / "colour-namer").symlink_to(out, target_is_directory=True)
     assert default_namer(tmp_path).bundle.path == out.resolve()
     assert default_namer(tmp_path / "nowhere") is None
+
+
+def test_finishing_a_run_trains_nothing_and_quantises_on_validation(small_run, tmp_path):
+    """--epochs 0 --init: the parent's weights as they are; INT8 tried, its own stacker."""
+    import torch
+
+    from fashionlens.cli import app
+
+    parent, labels = small_run
+    out = tmp_path / "finished"
+    result = CliRunner().invoke(app, [
+        "train", "colour-namer", *labels, "--out", str(out), "--epochs", "0",
+        "--init", str(parent), "--image-size", "64", "--workers", "0",
+        "--note", "finished for a test"])
+    assert result.exit_code == 0, result.output
+    mine = torch.load(out / "checkpoint.pt", weights_only=True)["state_dict"]
+    theirs = torch.load(parent / "checkpoint.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(mine[k], theirs[k]) for k in theirs)          # nothing trained
+    manifest = json.loads((out / "manifest.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["history"] == json.loads((parent / "metrics.json").read_text())["history"]
+    assert manifest["training"]["init"]["command"].startswith("fashionlens train colour-namer")
+    assert "finished for a test" in manifest["training"]["notes"]
+    q = metrics["validation"]["int8"]
+    assert q["tried"] and q["tried"][0]["keep_fp32"] == "none"
+    assert q["calibration_views"] == 24                      # every training garment (< 256)
+    assert q["holds"] == (manifest["default_variant"] == "int8")
+    assert set(manifest["stackers"]) == set(manifest["files"])
+    assert (out / manifest["files"][manifest["default_variant"]]).is_file()
+    card = (out / "README.md").read_text()
+    assert "INT8 (static, calibrated on 24 training views)" in card
+    assert "finished for a test" in card
+    for variant in manifest["files"]:
+        namer = ColourNamer(out, variant=variant)
+        assert namer.variant == variant
+        assert namer.stacker.to_json() == manifest["stackers"][variant]
+    assert ColourNamer(out).variant == manifest["default_variant"]
+
+
+def test_finishing_refuses_other_label_files(small_run, tmp_path):
+    from fashionlens.cli import app
+
+    parent, labels = small_run
+    other = tmp_path / "train.csv"
+    rows = (LABELS / "train.csv").read_text(encoding="utf-8").splitlines()
+    other.write_text("\n".join([rows[0], *rows[30:54]]) + "\n", encoding="utf-8")
+    changed = [str(other) if a.endswith("train.csv") else a for a in labels]
+    result = CliRunner().invoke(app, [
+        "train", "colour-namer", *changed, "--out", str(tmp_path / "x"), "--epochs", "0",
+        "--init", str(parent), "--image-size", "64", "--workers", "0", "--no-int8"])
+    assert result.exit_code == 2
+    assert "other label files" in " ".join(result.output.split())
+    no_init = CliRunner().invoke(app, [
+        "train", "colour-namer", *labels, "--out", str(tmp_path / "y"), "--epochs", "0",
+        "--image-size", "64", "--workers", "0", "--no-int8"])
+    assert no_init.exit_code == 2 and "--init" in " ".join(no_init.output.split())
 
 
 # ------------------------------------------------------------------------------ the shipped namer

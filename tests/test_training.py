@@ -153,3 +153,26 @@ def test_int8_keeps_the_named_layers_in_fp32():
     assert len(stem_head) == 2  # the first convolution and the classifier
     with_dw = _kept_nodes(shipped, "stem+head+depthwise")
     assert set(stem_head) < set(with_dw) and len(with_dw) == 2 + 16  # Lite0: 16 depthwise
+
+
+def test_exported_and_shipped_onnx_files_carry_no_stack_traces(tmp_path):
+    """The exporter's per-node stack traces name the exporting machine's paths: dropped."""
+    import onnx
+
+    from fashionlens.models.classifier import GarmentNet
+    from fashionlens.training.export import STACK_TRACE_KEY, export_onnx, strip_stack_traces
+
+    def traces(path: Path) -> int:
+        model = onnx.load(str(path))
+        return sum(p.key == STACK_TRACE_KEY for n in model.graph.node for p in n.metadata_props)
+
+    out = tmp_path / "model.onnx"
+    export_onnx(GarmentNet(3, pretrained=False), out, 64)
+    assert traces(out) == 0
+    assert b"site-packages" not in out.read_bytes()
+    assert strip_stack_traces(out) == 0                      # nothing left to drop
+    repo = Path(__file__).resolve().parent.parent
+    for path in sorted((repo / "models").glob("*/model*.onnx")):
+        assert traces(path) == 0, path
+        manifest = json.loads((path.parent / "manifest.json").read_text())
+        assert file_sha256(path) in manifest["training"]["onnx_sha256"].values(), path

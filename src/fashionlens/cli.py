@@ -227,6 +227,13 @@ def train_colour_namer_cmd(
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option()] = 2,
     max_train_batches: Annotated[int, typer.Option(help="Cap batches per epoch (smoke).")] = 0,
+    int8: Annotated[bool, typer.Option(help="Try an INT8 network; it is the default variant "
+                                            "when the validation score holds.")] = True,
+    init: Annotated[str, typer.Option(help="Continue from a run's checkpoint.pt instead of "
+                                           "ImageNet weights; with --epochs 0, only finish it "
+                                           "(export, INT8, stacker, measure).")] = "",
+    note: Annotated[list[str] | None, typer.Option(help="A line for the model card "
+                                                        "(repeatable).")] = None,
 ) -> None:
     """Train the main-colour namer (network + stacker) on garments people named."""
     from fashionlens.training.colour_namer import ColourNamerTrainConfig, train_colour_namer
@@ -235,7 +242,8 @@ def train_colour_namer_cmd(
                                  epochs=epochs, batch_size=batch_size, lr=lr,
                                  freeze_stages=freeze_stages,
                                  image_size=image_size, seed=seed, workers=workers,
-                                 max_train_batches=max_train_batches)
+                                 max_train_batches=max_train_batches, int8=int8, init=init,
+                                 notes=list(note or []))
     try:
         metrics = train_colour_namer(cfg, command=reproducible_command(ctx), log=err.print)
     except (ValueError, FileNotFoundError) as exc:

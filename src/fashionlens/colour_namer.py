@@ -113,10 +113,14 @@ class RegionSummary:
     weights: np.ndarray = field(default_factory=lambda: np.ones(1))  # (k,) summing to 1
 
 
-def _weighted_median_1d(x: np.ndarray, w: np.ndarray) -> float:
-    order = np.argsort(x, kind="stable")
-    cum = np.cumsum(w[order])
-    return float(x[order][np.searchsorted(cum, cum[-1] / 2.0)])
+def _weighted_medians(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Per-column weighted median of ``x`` ``(N, C)``: the first value, in each column's
+    order, at which the cumulative weight reaches half of that column's total."""
+    order = np.argsort(x, axis=0, kind="stable")
+    cum = np.cumsum(w[order], axis=0)
+    first = (cum >= cum[-1] / 2.0).argmax(axis=0)
+    cols = np.arange(x.shape[1])
+    return x[order[first, cols], cols].astype(np.float64)
 
 
 def summarise(
@@ -125,30 +129,43 @@ def summarise(
 ) -> RegionSummary:
     """A :class:`RegionSummary` from a region's distinct colours (``lab``) and their counts."""
     w = np.asarray(counts, dtype=np.float64)
-
-    def median(idx: np.ndarray) -> np.ndarray:
-        return np.array([_weighted_median_1d(lab[idx, i], w[idx]) for i in range(3)])
-
+    lab = np.asarray(lab)
     order = np.argsort(lab[:, 0], kind="stable")
     cum = np.cumsum(w[order]) / w.sum()
     dark, light = order[cum <= 1 / 3], order[cum >= 2 / 3]
-    med = median(np.arange(len(w)))
+    med = _weighted_medians(lab, w)
     cw = np.asarray(centre_weights, dtype=np.float64)
     return RegionSummary(
         reference_main=reference_main, shares=dict(shares),
         main_lab=np.asarray(main_lab, dtype=np.float64), median_lab=med,
-        dark_lab=median(dark) if len(dark) else med,
-        light_lab=median(light) if len(light) else med,
+        dark_lab=_weighted_medians(lab[dark], w[dark]) if len(dark) else med,
+        light_lab=_weighted_medians(lab[light], w[light]) if len(light) else med,
         centres=np.asarray(centres, dtype=np.float64), weights=cw / cw.sum(),
     )
 
 
 def candidate_features(s: RegionSummary, d: ColourDictionary) -> np.ndarray:
     """``(len(d.ids), len(PIXEL_FEATURES))``: how each dictionary colour fits the pixels."""
+    return candidate_features_of([s], d)[0]
+
+
+def candidate_features_of(summaries: Sequence[RegionSummary],
+                          d: ColourDictionary) -> list[np.ndarray]:
+    """:func:`candidate_features` of several regions, their distances in one call (the call
+    has fixed costs; each distance is computed alone, so the values are the same)."""
+    points = [np.concatenate([np.stack([s.main_lab, s.median_lab, s.dark_lab, s.light_lab]),
+                              np.asarray(s.centres, dtype=np.float64).reshape(-1, 3)])
+              for s in summaries]
+    if not points:
+        return []
+    dist = d.distances(np.concatenate(points))
+    ends = np.cumsum([len(p) for p in points])
+    return [_features(s, part, d)
+            for s, part in zip(summaries, np.split(dist, ends[:-1]), strict=True)]
+
+
+def _features(s: RegionSummary, dist: np.ndarray, d: ColourDictionary) -> np.ndarray:
     ids = d.ids
-    dist = d.distances(np.concatenate([
-        np.stack([s.main_lab, s.median_lab, s.dark_lab, s.light_lab]),
-        np.asarray(s.centres, dtype=np.float64).reshape(-1, 3)]))  # one call: fixed costs
     d_main, d_med, d_dark, d_light = dist[:4]
     d_centres = dist[4:]
     vote = np.zeros(len(ids))
@@ -168,9 +185,14 @@ def stack_features(
     summary: RegionSummary, log_probs: dict[str, float], d: ColourDictionary,
 ) -> np.ndarray:
     """``(len(d.ids), len(FEATURES))``: pixel features plus the network's log-probability."""
+    return _with_log_probs(candidate_features(summary, d), log_probs, d)
+
+
+def _with_log_probs(pixel_features: np.ndarray, log_probs: dict[str, float],
+                    d: ColourDictionary) -> np.ndarray:
     floor = float(np.log(LOG_PROB_FLOOR))
     lp = np.array([log_probs.get(c, floor) for c in d.ids])[:, None]
-    return np.concatenate([candidate_features(summary, d), lp], axis=1)
+    return np.concatenate([pixel_features, lp], axis=1)
 
 
 # --------------------------------------------------------------------------- the stacker
@@ -236,18 +258,26 @@ class Stacker:
 
 # --------------------------------------------------------------------------- the namer
 class ColourNamer:
-    """The network (ONNX Runtime) and its stacker, from a ``colour-namer`` model bundle."""
+    """The network (ONNX Runtime) and its stacker, from a ``colour-namer`` model bundle.
 
-    def __init__(self, bundle: str | Path, *, threads: int = 1):
+    ``variant``: the bundle's network file to run (``fp32``, ``int8``); by default the one
+    its manifest names."""
+
+    def __init__(self, bundle: str | Path, *, threads: int = 1, variant: str = "default"):
         from fashionlens.inference.bundle import ModelBundle
         from fashionlens.inference.classifier import make_session
 
         self.bundle = ModelBundle.load(bundle)
+        manifest = self.bundle.manifest
+        self.variant = manifest.get("default_variant", "fp32") if variant == "default" else variant
         self.classes = self.bundle.classes
         self.preprocessing = self.bundle.preprocessing
-        self.view = dict(self.bundle.manifest.get("view", {}))
-        self.stacker = Stacker.from_json(self.bundle.manifest["stacker"])
-        self.session: ort.InferenceSession = make_session(self.bundle.onnx_path(), threads)
+        self.view = dict(manifest.get("view", {}))
+        # each variant's stacker was fitted on that variant's log-probabilities
+        stacker = manifest.get("stackers", {}).get(self.variant, manifest["stacker"])
+        self.stacker = Stacker.from_json(stacker)
+        self.session: ort.InferenceSession = make_session(self.bundle.onnx_path(self.variant),
+                                                          threads)
 
     def view_of(self, rgb: np.ndarray, mask: np.ndarray | None) -> Image.Image:
         """The garment view this namer was trained on."""
@@ -280,9 +310,10 @@ class ColourNamer:
         decided = [pixels_decide(s, d) for s in summaries]
         ask = [i for i, name in enumerate(decided) if name is None]
         views = [self.view_of(rgb, masks[i]) for i in ask]
-        for i, lp in zip(ask, self.log_probs(views), strict=True):
-            x = stack_features(summaries[i], lp, d)
-            decided[i] = d.ids[int(np.argmax(self.stacker.scores(x, d.ids)))]
+        pixel_features = candidate_features_of([summaries[i] for i in ask], d)
+        for i, x, lp in zip(ask, pixel_features, self.log_probs(views), strict=True):
+            scores = self.stacker.scores(_with_log_probs(x, lp, d), d.ids)
+            decided[i] = d.ids[int(np.argmax(scores))]
         return [str(name) for name in decided]
 
 

@@ -243,6 +243,11 @@ class ColourDictionary:
         )
         self.reference_lab.flags.writeable = False
         self.reference_owner.flags.writeable = False
+        # Each colour's reference points are contiguous: where each colour's run starts, for
+        # one minimum.reduceat per distance table (None when a colour has no points).
+        per_colour = np.bincount(self.reference_owner, minlength=len(self.ids))
+        self._reference_starts = (np.concatenate([[0], np.cumsum(per_colour)[:-1]])
+                                  if per_colour.all() else None)
         self._matchers: dict[tuple[str, str | None], SynonymMatcher] = {}
         for lang in self.languages:  # a synonym must not name two entries in one language
             self._table("colour", lang)
@@ -411,8 +416,11 @@ class ColourDictionary:
         if arr.shape[-1] != 3 or arr.ndim > 2:
             raise ValueError(f"expected Lab colours of shape (3,) or (N, 3), got {arr.shape}")
         d_ref = delta_e(pts[:, None, :], self.reference_lab[None, :, :])  # (N, R)
-        out = np.full((pts.shape[0], len(self.ids)), np.inf)
-        np.minimum.at(out, (slice(None), self.reference_owner), d_ref)
+        if self._reference_starts is not None:
+            out = np.minimum.reduceat(d_ref, self._reference_starts, axis=1)
+        else:
+            out = np.full((pts.shape[0], len(self.ids)), np.inf)
+            np.minimum.at(out, (slice(None), self.reference_owner), d_ref)
         return out[0] if single else out
 
     def nearest(self, lab: np.ndarray | Sequence[float]) -> str | list[str]:

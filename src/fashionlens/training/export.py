@@ -31,6 +31,34 @@ def export_graph(model: torch.nn.Module, path: Path, image_size: int, input_name
             output_names=list(output_names), dynamic_shapes=({0: torch.export.Dim("batch")},),
             opset_version=opset, dynamo=True, external_data=False,
         )
+    strip_stack_traces(path)
+
+
+STACK_TRACE_KEY = "pkg.torch.onnx.stack_trace"
+
+
+def strip_stack_traces(path: Path) -> int:
+    """Drop the exporter's per-node Python stack traces from an ONNX file, in place.
+
+    They name the source files of the machine that exported the model (absolute paths into
+    its checkout and virtual environment); ONNX Runtime never reads them. The graph, the
+    weights and the other metadata stay as they are. Returns how many entries were dropped.
+    """
+    import onnx
+
+    model = onnx.load(str(path))
+    dropped = 0
+    for graph_nodes in [model.graph.node, *(f.node for f in model.functions)]:
+        for node in graph_nodes:
+            keep = [(p.key, p.value) for p in node.metadata_props if p.key != STACK_TRACE_KEY]
+            dropped += len(node.metadata_props) - len(keep)
+            if len(keep) != len(node.metadata_props):
+                del node.metadata_props[:]
+                for key, value in keep:
+                    node.metadata_props.add(key=key, value=value)
+    if dropped:
+        onnx.save(model, str(path))
+    return dropped
 
 
 def export_onnx(model: torch.nn.Module, path: Path, image_size: int) -> None:
