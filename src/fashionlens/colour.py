@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from fashionlens.colour_namer import ColourNamer, RegionSummary
+from fashionlens.colour_namer import ColourNamer, RegionSummary, weighted_medians
 from fashionlens.colour_namer import summarise as summarise_region
 from fashionlens.core.colours import ColourDictionary, delta_e
 
@@ -437,14 +437,6 @@ def _merge_close(
     return g_centres, g_counts, mapping
 
 
-def _weighted_median(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Per-column weighted median of ``x`` ``(N, 3)`` with weights ``w`` ``(N,)``."""
-    order = np.argsort(x, axis=0, kind="stable")
-    cum = np.cumsum(w[order], axis=0)
-    first = (cum >= w.sum() / 2.0).argmax(axis=0)  # the first row reaching half the weight
-    return x[order[first, np.arange(x.shape[1])], np.arange(x.shape[1])].astype(np.float64)
-
-
 # --------------------------------------------------------------------------- one region
 def _check_rgb(rgb: np.ndarray) -> np.ndarray:
     arr = np.asarray(rgb)
@@ -610,7 +602,7 @@ def measure_region(
     group = mapping[lab_labels]
     # A merged group is named by its weighted median colour: robust to the long tail of
     # deep shadows and highlights that pulls a mean.
-    merged = np.array([_weighted_median(lab_u[group == g], counts[group == g])
+    merged = np.array([weighted_medians(lab_u[group == g], counts[group == g])
                        for g in range(merged.shape[0])])
     names = d.nearest(merged)
     assert isinstance(names, list)

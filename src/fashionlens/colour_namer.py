@@ -113,7 +113,7 @@ class RegionSummary:
     weights: np.ndarray = field(default_factory=lambda: np.ones(1))  # (k,) summing to 1
 
 
-def _weighted_medians(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+def weighted_medians(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Per-column weighted median of ``x`` ``(N, C)``: the first value, in each column's
     order, at which the cumulative weight reaches half of that column's total."""
     order = np.argsort(x, axis=0, kind="stable")
@@ -133,13 +133,13 @@ def summarise(
     order = np.argsort(lab[:, 0], kind="stable")
     cum = np.cumsum(w[order]) / w.sum()
     dark, light = order[cum <= 1 / 3], order[cum >= 2 / 3]
-    med = _weighted_medians(lab, w)
+    med = weighted_medians(lab, w)
     cw = np.asarray(centre_weights, dtype=np.float64)
     return RegionSummary(
         reference_main=reference_main, shares=dict(shares),
         main_lab=np.asarray(main_lab, dtype=np.float64), median_lab=med,
-        dark_lab=_weighted_medians(lab[dark], w[dark]) if len(dark) else med,
-        light_lab=_weighted_medians(lab[light], w[light]) if len(light) else med,
+        dark_lab=weighted_medians(lab[dark], w[dark]) if len(dark) else med,
+        light_lab=weighted_medians(lab[light], w[light]) if len(light) else med,
         centres=np.asarray(centres, dtype=np.float64), weights=cw / cw.sum(),
     )
 
